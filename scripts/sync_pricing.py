@@ -1,0 +1,821 @@
+#!/usr/bin/env python3
+"""Regenerate tokentrail's price tables from two public price datasets.
+
+Outputs (USD per 1M tokens, one file per provider):
+
+    pricing/openai.yaml
+    pricing/anthropic.yaml
+    pricing/SOURCES.md      the versions used, every disagreement between the two
+                            sources, and the SDK model ids neither source prices
+
+Sources (nothing is typed in by hand; the only constants here are version pins,
+model *names* and field mappings):
+
+1. genai-prices (PyPI ``genai-prices``): the data snapshot bundled in the wheel
+   (``genai_prices/data.py``), read by importing the package from the unpacked
+   wheel. Prices are Decimals per 1M tokens, with date-conditional prices, batch
+   variants and long-context tiers. Needs Python >= 3.11 and pydantic/httpx2
+   (the openai SDK brings both).
+2. litellm (PyPI ``litellm``): ``litellm/model_prices_and_context_window_backup.json``
+   read straight out of the wheel (litellm itself is never imported). Prices are
+   per-token floats, converted exactly with ``Decimal(repr(x)) * 1_000_000``.
+
+Precedence: **genai-prices first, litellm fills the gaps**, field by field.
+genai-prices records which date each rate was verified and models price changes
+over time, so it wins when both have a value; litellm supplies what genai-prices
+lacks (e.g. OpenAI 12-hour cache writes, deprecation dates, models genai-prices
+does not list). A long-context tier is taken whole from one source: if the two
+give different thresholds, the genai-prices tier is used. Hand-reviewed
+corrections go in the ``overrides:`` section of each YAML file, which this script
+keeps verbatim; the runtime loader merges them over ``models:``.
+
+Which ids are covered: every model id named by the installed SDKs (openai
+``ChatModel``, ``ResponsesModel``, ``EmbeddingModel``; anthropic ``Model`` and the
+SDK's ``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS``. A dated
+snapshot (``gpt-4o-2024-08-06``, ``claude-haiku-4-5-20251001``) becomes an alias of
+its base entry when its price is identical, and gets its own entry otherwise.
+Provider-prefixed ids (Bedrock, Vertex, Azure, ``openai/``) are not entries; the
+runtime loader strips prefixes. Ids neither source prices are listed in
+SOURCES.md, not invented.
+
+Usage:
+
+    python scripts/sync_pricing.py                          # pip download the pinned wheels
+    python scripts/sync_pricing.py --wheel-dir /tmp/wheels  # offline, wheels already there
+    python scripts/sync_pricing.py --check                  # exit 1 if the files would change
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import difflib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import typing
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GENAI_PRICES_VERSION = "0.2.3"
+LITELLM_VERSION = "1.109.1"
+
+GENAI = "genai-prices"
+LITELLM = "litellm"
+LITELLM_JSON = "litellm/model_prices_and_context_window_backup.json"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "pricing"
+PROVIDERS = ("openai", "anthropic")
+
+PRECEDENCE = (
+    "genai-prices first, litellm fills the gaps (field by field). A long-context tier "
+    "is taken whole from one source; if the thresholds differ, the genai-prices tier wins. "
+    "Hand-reviewed `overrides:` in each YAML file are merged over `models:` by the loader."
+)
+
+# Older ids still found in logs; kept when a source prices them. Names only, no prices.
+LEGACY_IDS: dict[str, tuple[str, ...]] = {
+    "openai": (
+        "gpt-4", "gpt-4-32k", "gpt-4-turbo",
+        "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-1106",
+        "gpt-3.5-turbo-16k", "gpt-3.5-turbo-instruct",
+        "gpt-4o", "gpt-4o-mini",
+        "o1", "o1-mini", "o1-pro", "o3", "o3-mini", "o3-pro", "o4-mini",
+        "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano",
+        "text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large",
+        "davinci-002", "babbage-002",
+    ),
+    "anthropic": (
+        "claude-3-haiku", "claude-3-sonnet", "claude-3-opus",
+        "claude-3-5-haiku", "claude-3-5-sonnet", "claude-3-7-sonnet",
+        "claude-sonnet-4", "claude-opus-4", "claude-opus-4-1",
+        "claude-2.0", "claude-2.1", "claude-instant-1.2",
+    ),
+}
+
+# litellm `litellm_provider` values that are first-party for each provider.
+LITELLM_PROVIDERS: dict[str, frozenset[str]] = {
+    "openai": frozenset({"openai", "text-completion-openai"}),
+    "anthropic": frozenset({"anthropic"}),
+}
+# litellm providers whose keys are mined for dated Anthropic snapshot *names* only.
+LITELLM_ANTHROPIC_HOSTS = frozenset({"bedrock", "bedrock_converse", "vertex_ai-anthropic_models"})
+
+# Output fields in the order they are written.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "openai": ("input", "output", "cached_input", "cache_write", "cache_write_12h"),
+    "anthropic": ("input", "output", "cached_input", "cache_write_5m", "cache_write_1h"),
+}
+CACHE_WRITE = {"openai": "cache_write", "anthropic": "cache_write_5m"}
+
+GENAI_FIELDS = {  # genai-prices ModelPrice attribute -> output field ("@" = provider's cache write)
+    "input_mtok": "input",
+    "output_mtok": "output",
+    "cache_read_mtok": "cached_input",
+    "cache_write_mtok": "@",
+    "cache_write_1h_mtok": "cache_write_1h",
+}
+GENAI_IGNORED = frozenset({"web_searches_kcount", "storage_searches_kcount"})  # per-call tool fees
+
+LITELLM_FIELDS = {  # litellm cost key stem -> output field
+    "input_cost_per_token": "input",
+    "output_cost_per_token": "output",
+    "cache_read_input_token_cost": "cached_input",
+    "cache_creation_input_token_cost": "@",
+    "cache_creation_input_token_cost_above_1hr": "cache_write_1h",
+    "cache_creation_input_token_cost_above_12hr": "cache_write_12h",
+}
+LITELLM_KEY = re.compile(
+    r"^(?P<stem>" + "|".join(sorted(map(re.escape, LITELLM_FIELDS), key=len, reverse=True)) + r")"
+    r"(?:_above_(?P<k>\d+)k_tokens)?(?P<batch>_batches)?$"
+)
+LITELLM_MODALITY = re.compile(r"(audio|image)_token")  # per-token rates we do not carry over
+
+Flat = dict[str, Decimal]  # "input", "batch.output", "long_context.threshold", ...
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def base_id(provider: str, model_id: str) -> str:
+    """The undated name a snapshot id belongs to (`gpt-4o-2024-08-06` -> `gpt-4o`)."""
+    if provider == "openai":
+        return re.sub(r"-(\d{4}-\d{2}-\d{2}|\d{4})$", "", model_id)
+    name = re.sub(r"-(\d{8}|latest)$", "", model_id)
+    return re.sub(r"^(claude-[a-z]+-\d+)-0$", r"\1", name)  # claude-opus-4-0 -> claude-opus-4
+
+
+def literal_strings(tp: Any) -> list[str]:
+    """All string literals inside a (possibly nested) Literal/Union type alias."""
+    out: list[str] = []
+    for arg in typing.get_args(tp):
+        if isinstance(arg, str):
+            out.append(arg)
+        else:
+            out.extend(literal_strings(arg))
+    return out
+
+
+def sdk_model_ids() -> dict[str, list[str]]:
+    """Model ids named by the installed openai/anthropic SDKs (empty if not importable)."""
+    ids: dict[str, list[str]] = {p: [] for p in PROVIDERS}
+    try:
+        from openai.types.embedding_model import EmbeddingModel
+        from openai.types.shared.chat_model import ChatModel
+        from openai.types.shared.responses_model import ResponsesModel
+    except ImportError:
+        print("warning: openai SDK not importable; its model ids are not covered", file=sys.stderr)
+    else:
+        for tp in (ChatModel, ResponsesModel, EmbeddingModel):
+            ids["openai"].extend(literal_strings(tp))
+    try:
+        from anthropic.types.model import Model
+    except ImportError:
+        print("warning: anthropic SDK not importable; its model ids are not covered", file=sys.stderr)
+    else:
+        ids["anthropic"].extend(literal_strings(Model))
+        ids["anthropic"].extend(_anthropic_deprecated_ids())
+    return {p: sorted(set(v)) for p, v in ids.items()}
+
+
+def _anthropic_deprecated_ids() -> list[str]:
+    try:
+        from anthropic.resources.messages.messages import DEPRECATED_MODELS
+    except ImportError:
+        return []
+    return list(DEPRECATED_MODELS)
+
+
+def snapshot_names(provider: str, genai_provider: Any, litellm_data: dict[str, Any]) -> set[str]:
+    """Candidate snapshot ids the sources mention (names only; prices come from lookups)."""
+    names = set(_genai_equals(genai_provider))
+    for key, entry in litellm_data.items():
+        if not isinstance(entry, dict):
+            continue
+        host = entry.get("litellm_provider")
+        if host in LITELLM_PROVIDERS[provider]:
+            names.add(key)
+        elif provider == "anthropic" and host in LITELLM_ANTHROPIC_HOSTS:
+            names.add(_first_party_anthropic_name(key))
+    return names
+
+
+def _genai_equals(genai_provider: Any) -> Iterator[str]:
+    def walk(clause: Any) -> Iterator[str]:
+        if hasattr(clause, "equals"):
+            yield clause.equals
+        for sub in getattr(clause, "or_", None) or getattr(clause, "and_", None) or ():
+            yield from walk(sub)
+
+    for model in genai_provider.models:
+        yield from walk(model.match)
+
+
+def _first_party_anthropic_name(key: str) -> str:
+    """`us.anthropic.claude-3-haiku-20240307-v1:0` / `vertex_ai/claude-3-haiku@20240307` -> first-party id."""
+    name = key.rsplit("/", 1)[-1]
+    name = re.sub(r"^(?:[a-z]+\.)?anthropic\.", "", name)
+    name = re.sub(r"-v\d+(?::\d+)?$", "", name)
+    return re.sub(r"@(\d{8})$", r"-\1", name)
+
+
+# ------------------------------------------------------------------ number utils
+
+
+def per_million(per_token: float) -> Decimal:
+    """Exact per-1M rate from litellm's per-token float: 7.5e-08 -> 0.075."""
+    return _clean(Decimal(repr(per_token)) * 1_000_000)
+
+
+def _clean(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent form (10, not 1E+1)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value
+
+
+# ------------------------------------------------------------- source: litellm
+
+
+@dataclass
+class SourceHit:
+    """What one source says about one model id."""
+
+    model_id: str
+    prices: Flat
+    deprecated: str | bool | None = None
+    matched_as: str | None = None  # the source's own name for the model, if different
+    dropped: tuple[str, ...] = ()  # rates present in the source but not representable here
+
+
+def litellm_lookup(provider: str, model_id: str, data: dict[str, Any]) -> SourceHit | None:
+    entry = data.get(model_id)
+    if not isinstance(entry, dict) or entry.get("litellm_provider") not in LITELLM_PROVIDERS[provider]:
+        return None
+    prices = litellm_prices(provider, entry)
+    if "input" not in prices:
+        return None
+    dropped = tuple(sorted(k for k, v in entry.items() if LITELLM_MODALITY.search(k) and v))
+    return SourceHit(model_id, prices, entry.get("deprecation_date"), dropped=dropped)
+
+
+def litellm_prices(provider: str, entry: dict[str, Any]) -> Flat:
+    flat: Flat = {}
+    allowed = set(FIELDS[provider])
+    for key, value in entry.items():
+        match = LITELLM_KEY.match(key)
+        if not match or not isinstance(value, (int, float)):
+            continue
+        name = _field_name(provider, LITELLM_FIELDS[match["stem"]])
+        if name not in allowed or (match["k"] and match["batch"]):
+            continue  # batch long-context rates are not represented
+        if match["k"]:
+            flat["long_context.threshold"] = Decimal(int(match["k"]) * 1000)
+            flat[f"long_context.{name}"] = per_million(value)
+        elif match["batch"]:
+            flat[f"batch.{name}"] = per_million(value)
+        else:
+            flat[name] = per_million(value)
+    return flat
+
+
+def _field_name(provider: str, name: str) -> str:
+    return CACHE_WRITE[provider] if name == "@" else name
+
+
+# --------------------------------------------------------- source: genai-prices
+
+
+def genai_lookup(provider: str, model_id: str, genai_provider: Any, when: dt.datetime) -> SourceHit | None:
+    model = genai_provider.find_model(model_id)
+    if model is None:
+        return None
+    standard = model.get_prices(when)
+    prices, dropped = genai_prices(provider, standard)
+    if "input" not in prices:
+        return None
+    prices.update(genai_batch(provider, model, when, prices))
+    matched_as = None if model.id == model_id else model.id
+    return SourceHit(model_id, prices, True if model.deprecated else None, matched_as, dropped)
+
+
+def genai_prices(provider: str, model_price: Any) -> tuple[Flat, tuple[str, ...]]:
+    """Flatten a genai-prices ModelPrice; tiered prices become the long-context tier."""
+    flat: Flat = {}
+    dropped: list[str] = []
+    allowed = set(FIELDS[provider])
+    for attr, value in vars(model_price).items():
+        if value is None or attr.startswith("_") or attr in GENAI_IGNORED:
+            continue
+        name = _field_name(provider, GENAI_FIELDS.get(attr, ""))
+        if name not in allowed:
+            dropped.append(attr)
+            continue
+        tiers = getattr(value, "tiers", None)
+        if tiers is None:
+            flat[name] = _clean(value)
+            continue
+        flat[name] = _clean(value.base)
+        if len(tiers) > 1:
+            print(f"warning: {attr} has {len(tiers)} tiers; only the first is kept", file=sys.stderr)
+        flat["long_context.threshold"] = Decimal(tiers[0].start)
+        flat[f"long_context.{name}"] = _clean(tiers[0].price)
+    return flat, tuple(sorted(dropped))
+
+
+def genai_batch(provider: str, model: Any, when: dt.datetime, standard: Flat) -> Flat:
+    """Batch rates from an active `processing: batch` price variant (base rates only)."""
+    for variant in model.price_variants or ():
+        if variant.when != {"processing": "batch"}:
+            continue
+        if variant.constraint is not None and not variant.constraint.active(when):
+            continue
+        rates, _ = genai_prices(provider, variant.prices)
+        base = {k: v for k, v in rates.items() if "." not in k}
+        if not base:  # an empty variant says "batch costs the same as standard"
+            base = {k: standard[k] for k in ("input", "output") if k in standard}
+        return {f"batch.{k}": v for k, v in base.items()}
+    return {}
+
+
+# ---------------------------------------------------------------------- merge
+
+
+@dataclass
+class PricedId:
+    """One model id with both sources' views and the merged result."""
+
+    model_id: str
+    genai: SourceHit | None
+    litellm: SourceHit | None
+    merged: Flat = field(default_factory=dict)
+
+    @property
+    def sources(self) -> list[str]:
+        return [name for name, hit in ((GENAI, self.genai), (LITELLM, self.litellm)) if hit]
+
+    @property
+    def deprecated(self) -> str | bool | None:
+        dates = [h.deprecated for h in (self.litellm, self.genai) if h and h.deprecated]
+        return dates[0] if dates else None
+
+
+def merge(genai: SourceHit | None, litellm: SourceHit | None) -> Flat:
+    """genai-prices over litellm, field by field; a long-context tier comes whole from one source."""
+    g = dict(genai.prices) if genai else {}
+    lite = dict(litellm.prices) if litellm else {}
+    g_threshold, l_threshold = g.get("long_context.threshold"), lite.get("long_context.threshold")
+    if g_threshold is not None and l_threshold is not None and g_threshold != l_threshold:
+        lite = {k: v for k, v in lite.items() if not k.startswith("long_context.")}
+    return {**lite, **g}
+
+
+@dataclass
+class Disagreement:
+    model: str
+    field: str
+    genai: Decimal
+    litellm: Decimal
+    ids: list[str]
+
+
+def disagreements(entry_key: str, priced: Iterable[PricedId]) -> list[Disagreement]:
+    rows: dict[tuple[str, Decimal, Decimal], Disagreement] = {}
+    for item in priced:
+        if not (item.genai and item.litellm):
+            continue
+        for name, g_value in item.genai.prices.items():
+            l_value = item.litellm.prices.get(name)
+            if l_value is None or l_value == g_value:
+                continue
+            row = rows.setdefault((name, g_value, l_value), Disagreement(entry_key, name, g_value, l_value, []))
+            row.ids.append(item.model_id)
+    return sorted(rows.values(), key=lambda r: r.field)
+
+
+# -------------------------------------------------------------------- entries
+
+
+@dataclass
+class Entry:
+    key: str
+    main: PricedId
+    aliases: list[PricedId] = field(default_factory=list)
+
+    @property
+    def members(self) -> list[PricedId]:
+        return [self.main, *self.aliases]
+
+    @property
+    def sources(self) -> list[str]:
+        return [s for s in (GENAI, LITELLM) if any(s in m.sources for m in self.members)]
+
+
+@dataclass
+class ProviderTable:
+    provider: str
+    entries: list[Entry]
+    unpriced_sdk: list[str]
+    unpriced_legacy: list[str]
+    sdk_ids: list[str]
+
+    @property
+    def disagreements(self) -> list[Disagreement]:
+        return [row for e in self.entries for row in disagreements(e.key, e.members)]
+
+
+def build_table(
+    provider: str,
+    sdk_ids: list[str],
+    genai_provider: Any,
+    litellm_data: dict[str, Any],
+    when: dt.datetime,
+) -> ProviderTable:
+    named = set(sdk_ids) | set(LEGACY_IDS[provider])
+    bases = {base_id(provider, i) for i in named}
+    extra = {n for n in snapshot_names(provider, genai_provider, litellm_data) if base_id(provider, n) in bases}
+    priced: dict[str, PricedId] = {}
+    for model_id in sorted(named | bases | extra):
+        hit_g = genai_lookup(provider, model_id, genai_provider, when)
+        hit_l = litellm_lookup(provider, model_id, litellm_data)
+        if hit_g or hit_l:
+            priced[model_id] = PricedId(model_id, hit_g, hit_l, merge(hit_g, hit_l))
+
+    entries: list[Entry] = []
+    for base in sorted(bases):
+        group = sorted(i for i in priced if base_id(provider, i) == base)
+        main = priced.get(base)
+        root = Entry(base, main) if main else None
+        for model_id in group:
+            if model_id == base:
+                continue
+            if root and priced[model_id].merged == root.main.merged:
+                root.aliases.append(priced[model_id])
+            else:
+                entries.append(Entry(model_id, priced[model_id]))
+        if root:
+            entries.append(root)
+
+    return ProviderTable(
+        provider=provider,
+        entries=sorted(entries, key=lambda e: e.key),
+        unpriced_sdk=sorted(i for i in sdk_ids if i not in priced),
+        unpriced_legacy=sorted(i for i in LEGACY_IDS[provider] if i not in priced and i not in sdk_ids),
+        sdk_ids=sdk_ids,
+    )
+
+
+# ----------------------------------------------------------------------- YAML
+
+
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping written in flow style: {input: 1.25, output: 5}."""
+
+
+class _FlowList(list):  # type: ignore[type-arg]
+    """A sequence written in flow style: [a, b]."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = format(value, "f")
+    tag = "tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int"
+    return dumper.represent_scalar(tag, text)
+
+
+_Dumper.add_representer(Decimal, _represent_decimal)
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+
+DEFAULT_OVERRIDES = """overrides:
+  # Hand-reviewed corrections/additions. The loader merges each entry over `models:`
+  # (same fields, plus `reason:`). sync_pricing.py keeps this section verbatim.
+"""
+
+
+def unflatten(provider: str, flat: Flat) -> dict[str, Any]:
+    """Flat dotted fields -> the YAML layout, fields in a stable order."""
+    out: dict[str, Any] = {name: flat[name] for name in FIELDS[provider] if name in flat}
+    batch = {name: flat[f"batch.{name}"] for name in FIELDS[provider] if f"batch.{name}" in flat}
+    if batch:
+        out["batch"] = _Flow(batch)
+    if "long_context.threshold" in flat:
+        tier = {"threshold": int(flat["long_context.threshold"])}
+        tier.update({n: flat[f"long_context.{n}"] for n in FIELDS[provider] if f"long_context.{n}" in flat})
+        out["long_context"] = _Flow(tier)
+    return out
+
+
+def entry_yaml(provider: str, entry: Entry, date: str, versions: dict[str, str]) -> dict[str, Any]:
+    out = unflatten(provider, entry.main.merged)
+    if entry.aliases:
+        out["aliases"] = _FlowList(sorted(a.model_id for a in entry.aliases))
+    out["checked"] = _Flow(date=date, by=_FlowList(f"{s} {versions[s]}" for s in entry.sources))
+    if entry.main.deprecated:
+        out["deprecated"] = entry.main.deprecated
+    return out
+
+
+def render_yaml(table: ProviderTable, date: str, versions: dict[str, str], overrides: str) -> str:
+    header = (
+        f"# Generated by scripts/sync_pricing.py from {GENAI} {versions[GENAI]} and "
+        f"{LITELLM} {versions[LITELLM]} on {date}.\n"
+        "# Rates are USD per 1M tokens. Edit only the `overrides:` section by hand.\n"
+        "# Sources, precedence and disagreements: pricing/SOURCES.md.\n"
+    )
+    doc = {
+        "schema": 1,
+        "provider": table.provider,
+        "unit": "usd_per_1m_tokens",
+        "sources": _Flow({GENAI: versions[GENAI], LITELLM: versions[LITELLM]}),
+        "models": {e.key: entry_yaml(table.provider, e, date, versions) for e in table.entries},
+    }
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
+    return header + body + overrides
+
+
+def existing_overrides(path: Path) -> str:
+    """The `overrides:` section of an existing file, verbatim (or the default block)."""
+    if not path.exists():
+        return DEFAULT_OVERRIDES
+    lines = path.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("overrides:"):
+            return "".join(lines[i:])
+    return DEFAULT_OVERRIDES
+
+
+def parsed_overrides(text: str) -> dict[str, Any]:
+    section = yaml.safe_load(text) or {}
+    overrides = section.get("overrides") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise SystemExit("error: `overrides:` must map model ids to mappings of fields")
+    return overrides
+
+
+# ----------------------------------------------------------------- SOURCES.md
+
+
+def render_sources(tables: list[ProviderTable], overrides: dict[str, dict[str, Any]], date: str, versions: dict[str, str]) -> str:
+    out = [
+        "# Price sources",
+        "",
+        f"Generated by `scripts/sync_pricing.py` on {date} from **{GENAI} {versions[GENAI]}** "
+        f"(bundled data snapshot) and **{LITELLM} {versions[LITELLM]}** (`{LITELLM_JSON}`). "
+        "Do not edit by hand; rerun the script.",
+        "",
+        f"**Precedence:** {PRECEDENCE}",
+        "",
+        "All rates are USD per 1M tokens. Only text-token rates are carried over (see the last section).",
+        "",
+        "## Summary",
+        "",
+        "| provider | entries | aliases | both sources | genai-prices only | litellm only | disagreements | unpriced SDK ids |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in tables:
+        c = _counts(t)
+        out.append(
+            f"| {t.provider} | {c['entries']} | {c['aliases']} | {c['both']} | {c['genai_only']} | "
+            f"{c['litellm_only']} | {c['disagreements']} | {len(t.unpriced_sdk)} |"
+        )
+    out += [
+        "",
+        "## Disagreements",
+        "",
+        "Every field both sources give for the same id, where the values differ. "
+        "`used` is what the generated table (plus overrides) says.",
+        "",
+        "| provider | model | field | genai-prices | litellm | used | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in tables:
+        for row in t.disagreements:
+            used, why = _resolution(row, overrides.get(t.provider, {}))
+            ids = [i for i in row.ids if i != row.model]
+            model = f"`{row.model}`" + (f" (also {', '.join(f'`{i}`' for i in ids)})" if ids else "")
+            out.append(
+                f"| {t.provider} | {model} | {row.field} | {_num(row.genai)} | {_num(row.litellm)} | {used} | {why} |"
+            )
+    out += ["", "## Unpriced SDK model ids", "", "Named by the installed SDKs, priced by neither source:", ""]
+    for t in tables:
+        out.append(f"- {t.provider}: " + (", ".join(f"`{i}`" for i in t.unpriced_sdk) or "none"))
+    out += ["", "## Legacy ids not priced by either source", ""]
+    for t in tables:
+        out.append(f"- {t.provider}: " + (", ".join(f"`{i}`" for i in t.unpriced_legacy) or "none"))
+    out += [
+        "",
+        "## Ids genai-prices prices under another model",
+        "",
+        "genai-prices matches ids by rules; these ids resolved to a differently named genai-prices model "
+        "(dated snapshots and `-latest` pointers of the same model are not listed).",
+        "",
+    ]
+    for t in tables:
+        for item in _cross_matches(t):
+            out.append(f"- {t.provider}: `{item.model_id}` -> genai-prices `{item.genai.matched_as}`")  # type: ignore[union-attr]
+    out += [
+        "",
+        "## Rates not carried over",
+        "",
+        "Audio/image token rates, per-search and per-call fees, and batch long-context rates are not in "
+        "these tables. Entries whose sources have such per-token rates:",
+        "",
+    ]
+    for t in tables:
+        for key, dropped in _dropped(t):
+            out.append(f"- {t.provider}: `{key}`: {', '.join(dropped)}")
+    return "\n".join(out) + "\n"
+
+
+def _counts(t: ProviderTable) -> dict[str, int]:
+    mains = [e.main for e in t.entries]
+    return {
+        "entries": len(t.entries),
+        "aliases": sum(len(e.aliases) for e in t.entries),
+        "both": sum(1 for m in mains if m.genai and m.litellm),
+        "genai_only": sum(1 for m in mains if m.genai and not m.litellm),
+        "litellm_only": sum(1 for m in mains if m.litellm and not m.genai),
+        "disagreements": len(t.disagreements),
+    }
+
+
+def _resolution(row: Disagreement, overrides: dict[str, Any]) -> tuple[str, str]:
+    override = overrides.get(row.model, {})
+    value = _dig(override, row.field)
+    if value is not None:
+        return f"override {value}", str(override.get("reason", "hand-reviewed override")).strip()
+    if row.field == "long_context.threshold" or row.field.startswith("long_context."):
+        return f"genai-prices {_num(row.genai)}", "precedence (tier taken whole from genai-prices)"
+    return f"genai-prices {_num(row.genai)}", "precedence"
+
+
+def _dig(mapping: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(mapping, dict) or part not in mapping:
+            return None
+        mapping = mapping[part]
+    return mapping
+
+
+def _num(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _cross_matches(t: ProviderTable) -> Iterator[PricedId]:
+    for entry in t.entries:
+        for item in entry.members:
+            hit = item.genai
+            if hit and hit.matched_as and base_id(t.provider, hit.matched_as) != base_id(t.provider, item.model_id):
+                yield item
+
+
+def _dropped(t: ProviderTable) -> Iterator[tuple[str, list[str]]]:
+    for entry in t.entries:
+        names = sorted({d for m in entry.members for h in (m.genai, m.litellm) if h for d in h.dropped})
+        if names:
+            yield entry.key, names
+
+
+# --------------------------------------------------------------------- wheels
+
+
+def download_wheels(dest: Path, versions: dict[str, str]) -> None:
+    """`pip download --no-deps` both wheels (litellm's JSON is the same in every platform wheel)."""
+    specs = [f"genai-prices=={versions[GENAI]}", f"litellm=={versions[LITELLM]}"]
+    base = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest)]
+    if subprocess.run(base + specs).returncode == 0:
+        return
+    print("retrying with an explicit manylinux platform", file=sys.stderr)
+    platform = ["--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "--implementation", "cp"]
+    subprocess.run(base + platform + specs, check=True)
+
+
+def find_wheel(wheel_dir: Path, dist: str, version: str) -> Path:
+    found = sorted(wheel_dir.glob(f"{dist}-{version}-*.whl"))
+    if not found:
+        have = ", ".join(p.name for p in wheel_dir.glob(f"{dist}-*.whl")) or "none"
+        raise SystemExit(f"error: no {dist} {version} wheel in {wheel_dir} (found: {have})")
+    return found[0]
+
+
+def load_litellm(wheel: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(wheel) as zf:
+        return json.loads(zf.read(LITELLM_JSON))
+
+
+def load_genai_providers(wheel: Path, unpack_to: Path) -> dict[str, Any]:
+    """Import genai_prices from the unpacked wheel (not from site-packages) and return its providers."""
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(unpack_to)
+    for name in [m for m in sys.modules if m == "genai_prices" or m.startswith("genai_prices.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(unpack_to))
+    try:
+        from genai_prices.data import providers
+    except ImportError as exc:
+        raise SystemExit(f"error: cannot import genai_prices from {wheel.name}: {exc} (needs pydantic, httpx2)")
+    finally:
+        sys.path.remove(str(unpack_to))
+    return {p.id: p for p in providers}
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wheel-dir", type=Path, help="use wheels already in DIR instead of pip download")
+    parser.add_argument("--genai-prices-version", default=GENAI_PRICES_VERSION)
+    parser.add_argument("--litellm-version", default=LITELLM_VERSION)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: pricing/)")
+    parser.add_argument("--date", help="date to record (default: today; with --check, the files' date)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if regenerating would change the files")
+    return parser.parse_args(argv)
+
+
+def recorded_date(out: Path) -> str | None:
+    """The generation date written in an existing table's header."""
+    for provider in PROVIDERS:
+        path = out / f"{provider}.yaml"
+        if path.exists():
+            match = re.search(r" on (\d{4}-\d{2}-\d{2})\.", path.read_text().split("\n", 1)[0])
+            if match:
+                return match[1]
+    return None
+
+
+def generate(args: argparse.Namespace, work: Path) -> tuple[dict[Path, str], list[ProviderTable]]:
+    versions = {GENAI: args.genai_prices_version, LITELLM: args.litellm_version}
+    date = args.date or (args.check and recorded_date(args.out)) or dt.date.today().isoformat()
+    when = dt.datetime.combine(dt.date.fromisoformat(date), dt.time(12), tzinfo=dt.timezone.utc)
+    wheel_dir = args.wheel_dir
+    if wheel_dir is None:
+        wheel_dir = work / "wheels"
+        download_wheels(wheel_dir, versions)
+    genai = load_genai_providers(find_wheel(wheel_dir, "genai_prices", versions[GENAI]), work / "genai")
+    litellm = load_litellm(find_wheel(wheel_dir, "litellm", versions[LITELLM]))
+    sdk_ids = sdk_model_ids()
+
+    files: dict[Path, str] = {}
+    tables: list[ProviderTable] = []
+    overrides: dict[str, dict[str, Any]] = {}
+    for provider in PROVIDERS:
+        table = build_table(provider, sdk_ids[provider], genai[provider], litellm, when)
+        path = args.out / f"{provider}.yaml"
+        kept = existing_overrides(path)
+        overrides[provider] = parsed_overrides(kept)
+        text = render_yaml(table, date, versions, kept)
+        yaml.safe_load(text)  # fail here, not in the loader, if the result is not valid YAML
+        files[path] = text
+        tables.append(table)
+    files[args.out / "SOURCES.md"] = render_sources(tables, overrides, date, versions)
+    return files, tables
+
+
+def print_summary(tables: list[ProviderTable]) -> None:
+    for t in tables:
+        c = _counts(t)
+        print(
+            f"{t.provider}: {c['entries']} entries, {c['aliases']} aliases "
+            f"({c['both']} priced by both sources, {c['genai_only']} genai-prices only, "
+            f"{c['litellm_only']} litellm only), {c['disagreements']} disagreements, "
+            f"{len(t.unpriced_sdk)} unpriced SDK ids"
+        )
+
+
+def check(files: dict[Path, str]) -> int:
+    stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+    for path in stale:
+        old = path.read_text().splitlines() if path.exists() else []
+        diff = list(difflib.unified_diff(old, files[path].splitlines(), str(path), "regenerated", lineterm=""))
+        print("\n".join(diff[:40]) + ("\n..." if len(diff) > 40 else ""))
+    print("price tables are up to date" if not stale else f"{len(stale)} file(s) would change")
+    return 1 if stale else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sync_pricing-") as tmp:
+        files, tables = generate(args, Path(tmp))
+    print_summary(tables)
+    if args.check:
+        return check(files)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Prompt and completion text: flattening chat messages, snapshotting them, and the
+whitelist of sampling parameters that may be recorded (never credentials or headers)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+#: Request parameters recorded in ``input.params``; everything else (headers, keys,
+#: extra_* escape hatches, metadata, user ids) is never recorded.
+PARAM_KEYS = frozenset((
+    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "max_output_tokens", "n",
+    "stop", "stop_sequences", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+    "reasoning_effort", "reasoning", "thinking", "service_tier", "stream", "parallel_tool_calls",
+    "tool_choice", "response_format", "text", "verbosity", "truncation", "background", "store",
+    "prompt_cache_key", "dimensions", "encoding_format", "modalities", "prediction", "speed",
+))
+
+_PLACEHOLDERS = {
+    "image": "[image]", "image_url": "[image]", "input_image": "[image]",
+    "input_audio": "[audio]", "audio": "[audio]", "file": "[file]", "input_file": "[file]",
+    "document": "[document]",
+}
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def part_text(part: Any) -> str:
+    """The text of one content part (a placeholder for images, audio, files)."""
+    if part is None:
+        return ""
+    if isinstance(part, str):
+        return part
+    kind = _get(part, "type")
+    if kind in _PLACEHOLDERS:
+        return _PLACEHOLDERS[kind]
+    for key in ("text", "input_text", "output_text", "refusal", "thinking"):
+        v = _get(part, key)
+        if isinstance(v, str):
+            return v
+    if kind == "tool_result":
+        return content_text(_get(part, "content"))
+    if kind in ("tool_use", "function_call", "server_tool_use"):
+        return f"[{kind} {_get(part, 'name', '')}]".replace(" ]", "]")
+    if kind:
+        return f"[{kind}]"
+    return ""
+
+
+def content_text(content: Any) -> str:
+    """Flatten a message ``content`` (a string or a list of parts) to text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Iterable) and not isinstance(content, (bytes, Mapping)):
+        texts = [part_text(p) for p in content]
+        return "\n".join(t for t in texts if t)
+    return part_text(content)
+
+
+def flatten_messages(messages: Any, system: Any = None) -> str:
+    """Chat messages (and an Anthropic ``system``) as one string, text parts in order."""
+    out: list[str] = []
+    if system:
+        s = content_text(system)
+        if s:
+            out.append(s)
+    if isinstance(messages, str):
+        out.append(messages)
+    elif messages is not None:
+        try:
+            for m in messages:
+                if isinstance(m, str):
+                    out.append(m)
+                    continue
+                t = content_text(_get(m, "content"))
+                if not t and _get(m, "type") not in (None, "message"):
+                    t = part_text(m)          # Responses API input items
+                if t:
+                    out.append(t)
+        except TypeError:
+            return ""
+    return "\n".join(out)
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy (SDK models dumped, bytes and image data replaced by placeholders)."""
+    if depth > 12:
+        return "[...]"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        if value.startswith("data:") and len(value) > 256:
+            return value.split(",", 1)[0] + ",[data omitted]"
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return f"[{len(value)} bytes]"
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if k in ("data", "b64_json", "image_url", "source") and isinstance(v, (str, Mapping)) and \
+                    _is_binaryish(v):
+                out[str(k)] = "[data omitted]"
+            else:
+                out[str(k)] = jsonable(v, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, depth + 1) for v in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return jsonable(dump(exclude_unset=True), depth + 1)
+        except Exception:
+            pass
+    if isinstance(value, Iterable):
+        return "[iterable]"
+    return str(value)
+
+
+def _is_binaryish(v: Any) -> bool:
+    if isinstance(v, str):
+        return len(v) > 256 and (v.startswith("data:") or " " not in v[:256])
+    if isinstance(v, Mapping):
+        d = v.get("data") or v.get("url")
+        return isinstance(d, str) and _is_binaryish(d)
+    return False
+
+
+def pick_params(kwargs: Mapping[str, Any]) -> dict:
+    """The recordable sampling parameters of a request."""
+    return {k: jsonable(v) for k, v in kwargs.items() if k in PARAM_KEYS and v is not None and
+            type(v).__name__ != "NotGiven" and type(v).__name__ != "Omit"}

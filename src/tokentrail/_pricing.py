@@ -1,0 +1,396 @@
+"""Price tables: loading, model-id resolution and exact cost arithmetic.
+
+Tables are YAML, USD per 1M tokens, one file per provider (``pricing/*.yaml`` in the
+repository, installed as ``tokentrail/_pricing_tables``). A model id resolves by exact
+id, then alias, then by stripping what clouds and snapshots add to it: provider
+prefixes (``openai/``, ``azure/``, Bedrock ``us.anthropic.…-v1:0``, Vertex ``…@2025…``),
+fine-tune ids (``ft:gpt-4o-mini:org::id``) and date suffixes (``-2024-08-06``,
+``-20251001``). All arithmetic is :class:`decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ._usage import count
+
+logger = logging.getLogger("tokentrail")
+
+_MILLION = Decimal(1_000_000)
+_ZERO = Decimal(0)
+RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "cache_write_5m", "cache_write_1h")
+
+
+class PricingError(ValueError):
+    """A price file could not be read; the message names the file (and line) and what to fix."""
+
+
+@dataclass(frozen=True)
+class Rates:
+    """USD per 1M tokens for each kind of token."""
+
+    input: Decimal = _ZERO
+    output: Decimal = _ZERO
+    cached_input: Decimal | None = None    # cache reads; None = same as input
+    cache_write: Decimal | None = None     # OpenAI cache writes / Anthropic 5m writes; None = input
+    cache_write_1h: Decimal | None = None  # Anthropic 1-hour writes; None = cache_write
+
+    def per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        cached = self.input if self.cached_input is None else self.cached_input
+        write = self.input if self.cache_write is None else self.cache_write
+        write_1h = write if self.cache_write_1h is None else self.cache_write_1h
+        return self.input, cached, write, write_1h, self.output
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """One entry of a price table."""
+
+    key: str
+    provider: str
+    rates: Rates
+    long_context_threshold: int | None = None
+    long_context: Rates | None = None
+    batch: Rates | None = None
+    aliases: tuple[str, ...] = ()
+    checked: str = ""
+    origin: str = "builtin"   # "builtin" or the override file's path
+
+    @property
+    def label(self) -> str:
+        """What the event's ``pricing`` field says: ``provider/key``."""
+        return f"{self.provider}/{self.key}"
+
+
+@dataclass
+class Cost:
+    """The price of one call: total and per kind, all exact."""
+
+    total: Decimal
+    input: Decimal = _ZERO
+    cached_input: Decimal = _ZERO
+    cache_write: Decimal = _ZERO
+    output: Decimal = _ZERO
+    pricing: str = "unknown"
+    known: bool = False
+    long_context: bool = False
+
+    def details(self) -> dict:
+        return {"input": float(self.input), "cached_input": float(self.cached_input),
+                "cache_write": float(self.cache_write), "output": float(self.output)}
+
+
+# --------------------------------------------------------------------------- parsing
+
+def _dec(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool):
+        raise PricingError(f"{where}: a price must be a number, not {value!r}")
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise PricingError(f"{where}: a price must be a number, not {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise PricingError(f"{where}: a price must be a non-negative number, not {value!r}")
+    return d
+
+
+def _opt(entry: Mapping, key: str, where: str, scale: Decimal = Decimal(1)) -> Decimal | None:
+    v = entry.get(key)
+    return None if v is None else _dec(v, f"{where}, field {key!r}") * scale
+
+
+def _rates(entry: Mapping, where: str, base: Rates | None = None) -> Rates:
+    """Read rates in tokentrail's own names or in the earlier tools' names."""
+    scale = Decimal(1)
+    names = {"input": "input", "output": "output"}
+    if "input_rate_per_1m" in entry or "output_rate_per_1m" in entry:       # earlier cost logger
+        names = {"input": "input_rate_per_1m", "output": "output_rate_per_1m"}
+    elif "input_cost_per_1m" in entry or "output_cost_per_1m" in entry:     # crashlens' pricing.yaml
+        names = {"input": "input_cost_per_1m", "output": "output_cost_per_1m"}
+    elif "input_price_per_1k" in entry or "output_price_per_1k" in entry:   # earlier prompt logger
+        names = {"input": "input_price_per_1k", "output": "output_price_per_1k"}
+        scale = Decimal(1000)
+    b = base or Rates()
+    inp = _opt(entry, names["input"], where, scale)
+    out = _opt(entry, names["output"], where, scale)
+    cw = entry.get("cache_write_5m", entry.get("cache_write"))
+    return Rates(
+        input=b.input if inp is None else inp,
+        output=b.output if out is None else out,
+        cached_input=b.cached_input if entry.get("cached_input") is None else _opt(entry, "cached_input", where),
+        cache_write=b.cache_write if cw is None else _dec(cw, f"{where}, field 'cache_write'"),
+        cache_write_1h=b.cache_write_1h if entry.get("cache_write_1h") is None else _opt(entry, "cache_write_1h", where),
+    )
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pat = re.compile(r"^\s*['\"]?" + re.escape(key) + r"['\"]?\s*:", re.M)
+    m = pat.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: ModelPrice | None = None) -> ModelPrice:
+    if not isinstance(raw, Mapping):
+        raise PricingError(f"{where}: the entry for {key!r} must be a mapping of rates (input, output, ...)")
+    rates = _rates(raw, where, base.rates if base else None)
+    lc = raw.get("long_context")
+    lc_threshold, lc_rates = (base.long_context_threshold, base.long_context) if base else (None, None)
+    if isinstance(lc, Mapping):
+        lc_threshold = int(_dec(lc.get("threshold", 0), f"{where}, long_context.threshold"))
+        lc_rates = _rates(lc, f"{where}, long_context", rates)
+    batch = base.batch if base else None
+    if isinstance(raw.get("batch"), Mapping):
+        batch = _rates(raw["batch"], f"{where}, batch", rates)
+    aliases = tuple(str(a) for a in (raw.get("aliases") or ()))
+    if base:
+        aliases = tuple(dict.fromkeys(base.aliases + aliases))
+    checked = raw.get("checked")
+    if isinstance(checked, Mapping):
+        checked = str(checked.get("date", ""))
+    return ModelPrice(key=key, provider=str(raw.get("provider") or provider), rates=rates,
+                      long_context_threshold=lc_threshold, long_context=lc_rates, batch=batch,
+                      aliases=aliases, checked=str(checked or (base.checked if base else "")), origin=origin)
+
+
+def _load_yaml(path: Path) -> tuple[Any, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PricingError(f"pricing file {str(path)!r} does not exist; check the path given to "
+                           "configure(pricing=...) or TOKENTRAIL_PRICING") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PricingError(f"pricing file {str(path)!r} cannot be read ({e}); give a UTF-8 YAML file") from None
+    try:
+        return yaml.safe_load(text), text
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise PricingError(f"pricing file {str(path)!r},{line}: invalid YAML ({problem}); "
+                           "fix the file or run `tokentrail pricing init` for a valid example") from None
+
+
+def parse_price_file(path: str | os.PathLike, *, provider: str | None = None, builtin: bool = False,
+                     base: Mapping[str, ModelPrice] | None = None) -> list[ModelPrice]:
+    """Read one price file (tokentrail's format or an earlier tool's) into entries.
+
+    ``base`` (the tables already loaded) lets an override of a known model change
+    only the fields it names.
+    """
+    path = Path(path)
+    data, text = _load_yaml(path)
+    if data is None:
+        return []
+    if not isinstance(data, Mapping):
+        raise PricingError(f"pricing file {str(path)!r}: expected a mapping with a 'models:' or "
+                           "'pricing:' section at the top level")
+    provider = str(data.get("provider") or provider or "user")
+    origin = "builtin" if builtin else str(path)
+    sections: list[Mapping] = []
+    for name in ("models", "pricing", "overrides"):
+        sec = data.get(name)
+        if sec is None:
+            continue
+        if not isinstance(sec, Mapping):
+            raise PricingError(f"pricing file {str(path)!r}, line {_line_of(text, name)}: "
+                               f"'{name}:' must be a mapping of model id to rates")
+        sections.append(sec)
+    if not sections:
+        # A bare mapping of model -> rates is accepted too.
+        if all(isinstance(v, Mapping) for v in data.values()):
+            sections.append(data)
+        else:
+            raise PricingError(f"pricing file {str(path)!r}: no 'models:' or 'pricing:' section found; "
+                               "run `tokentrail pricing init` for a valid example")
+    out: dict[str, ModelPrice] = {}
+    for sec in sections:
+        for key, raw in sec.items():
+            key = str(key)
+            line = _line_of(text, key)
+            where = f"pricing file {str(path)!r}" + (f", line {line}" if line else "") + f", model {key!r}"
+            prev = out.get(key) or (base.get(key) if base else None)
+            out[key] = _entry(key, raw, provider, where, origin, prev)
+    return list(out.values())
+
+
+# --------------------------------------------------------------------------- resolution
+
+_DATE_SUFFIXES = (
+    re.compile(r"-\d{4}-\d{2}-\d{2}$"),   # gpt-4o-2024-08-06
+    re.compile(r"-\d{8}$"),               # claude-haiku-4-5-20251001
+    re.compile(r"-\d{4}$"),               # gpt-4-0613, gpt-3.5-turbo-0125
+)
+_BEDROCK = re.compile(r"^(?:[a-z]{2,4}(?:-gov)?\.)?anthropic\.(?P<m>.+?)(?:-v\d+(?::\d+)?)?$")
+_PREFIXES = ("openai/", "azure/", "anthropic/", "bedrock/", "vertex_ai/", "vertex/", "models/")
+
+
+def candidate_ids(model: str) -> Iterable[tuple[str, str]]:
+    """Yield (id to look up, how it was derived) in resolution order."""
+    m = model.strip()
+    yield m, "exact"
+    low = m.lower()
+    if low != m:
+        yield low, "case"
+    cur = low
+    for p in _PREFIXES:
+        if cur.startswith(p):
+            cur = cur[len(p):]
+            yield cur, "prefix"
+            break
+    bm = _BEDROCK.match(cur)
+    if bm:
+        cur = bm.group("m")
+        yield cur, "bedrock"
+    if "@" in cur:                         # Vertex: claude-sonnet-4-5@20250929
+        base, _, ver = cur.partition("@")
+        if ver and ver != "default":
+            yield f"{base}-{ver}", "vertex"
+        cur = base
+        yield cur, "vertex"
+    if cur.startswith("ft:"):              # ft:gpt-4o-mini-2024-07-18:org:name:id
+        base = cur[3:].split(":", 1)[0]
+        yield "ft:" + base, "fine-tune"
+        cur = base
+        yield cur, "fine-tune base"
+    for rx in _DATE_SUFFIXES:
+        stripped = rx.sub("", cur)
+        if stripped != cur:
+            yield stripped, "snapshot"
+            cur = stripped
+    if cur.endswith("-latest"):
+        yield cur[: -len("-latest")], "latest"
+
+
+class PriceTable:
+    """All known prices; thread-safe lookups with a per-id cache."""
+
+    def __init__(self, entries: Iterable[ModelPrice] = (), *, default: Rates | None = None):
+        self._by_id: dict[str, ModelPrice] = {}
+        self._entries: dict[str, ModelPrice] = {}
+        self.default = default or Rates()
+        self._cache: dict[str, tuple[ModelPrice | None, str]] = {}
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self.add(entries)
+
+    def add(self, entries: Iterable[ModelPrice]) -> None:
+        """Add or replace entries (later ones win, aliases included)."""
+        for e in entries:
+            old = self._entries.get(e.key)
+            if old is not None:
+                for a in old.aliases:
+                    if self._by_id.get(a) is old:
+                        del self._by_id[a]
+            self._entries[e.key] = e
+            for a in e.aliases:
+                self._by_id[a] = e
+                self._by_id.setdefault(a.lower(), e)
+            self._by_id[e.key] = e
+            self._by_id.setdefault(e.key.lower(), e)
+        self._cache.clear()
+
+    def entries(self) -> list[ModelPrice]:
+        return sorted(self._entries.values(), key=lambda e: (e.provider, e.key))
+
+    def get(self, key: str) -> ModelPrice | None:
+        return self._entries.get(key)
+
+    def resolve(self, model: str | None) -> tuple[ModelPrice | None, str]:
+        """The entry a model id prices at, and how it was found ("exact", "alias", "snapshot", ...)."""
+        if not model:
+            return None, "unknown"
+        hit = self._cache.get(model)
+        if hit is not None:
+            return hit
+        result: tuple[ModelPrice | None, str] = (None, "unknown")
+        for cand, how in candidate_ids(str(model)):
+            e = self._by_id.get(cand)
+            if e is not None:
+                if how == "exact" and cand != e.key:
+                    how = "alias"
+                result = (e, how)
+                break
+        if len(self._cache) < 10_000:
+            self._cache[model] = result
+        return result
+
+    def cost(self, model: str | None, usage: Mapping[str, Any], *, batch: bool = False) -> Cost:
+        """Price one call's normalized usage (see :mod:`tokentrail._usage`)."""
+        entry, _how = self.resolve(model)
+        prompt = count(usage.get("prompt_tokens"))
+        if entry is None:
+            rates, label, known, lc = self.default, "unknown", False, False
+            if model and model not in self._warned:
+                with self._lock:
+                    if model not in self._warned:
+                        self._warned.add(model)
+                        logger.warning("tokentrail: no price for model %r; priced at the default rate "
+                                       "(input %s, output %s per 1M) and marked pricing='unknown'. "
+                                       "Add it with configure(pricing='prices.yaml').",
+                                       model, self.default.input, self.default.output)
+        else:
+            rates, label, known, lc = entry.rates, entry.label, True, False
+            if batch and entry.batch is not None:
+                rates = entry.batch
+            elif entry.long_context is not None and entry.long_context_threshold and \
+                    prompt > entry.long_context_threshold:
+                rates, lc = entry.long_context, True   # the whole request moves to the higher tier
+        return compute_cost(rates, usage, label=label, known=known, long_context=lc)
+
+
+def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknown", known: bool = True,
+                 long_context: bool = False) -> Cost:
+    prompt = count(usage.get("prompt_tokens"))
+    cached = min(count(usage.get("cached_tokens")), prompt)
+    write = min(count(usage.get("cache_write_tokens")), prompt - cached)
+    write_1h = min(count(usage.get("cache_write_1h_tokens")), write)
+    completion = count(usage.get("completion_tokens"))
+    r_in, r_cached, r_write, r_write_1h, r_out = rates.per_kind()
+    c_in = (prompt - cached - write) * r_in / _MILLION
+    c_cached = cached * r_cached / _MILLION
+    c_write = ((write - write_1h) * r_write + write_1h * r_write_1h) / _MILLION
+    c_out = completion * r_out / _MILLION
+    return Cost(total=c_in + c_cached + c_write + c_out, input=c_in, cached_input=c_cached,
+                cache_write=c_write, output=c_out, pricing=label, known=known, long_context=long_context)
+
+
+# --------------------------------------------------------------------------- builtin tables
+
+def builtin_dir() -> Path:
+    """Where the shipped tables are: inside the installed package, else the repo's ``pricing/``."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_pricing_tables"
+    if installed.is_dir():
+        return installed
+    return here.parent.parent / "pricing"
+
+
+def load_builtin() -> list[ModelPrice]:
+    entries: list[ModelPrice] = []
+    d = builtin_dir()
+    for f in sorted(d.glob("*.yaml")):
+        entries.extend(parse_price_file(f, provider=f.stem, builtin=True))
+    if not entries:
+        logger.error("tokentrail: no price tables found in %s; every model will be priced as unknown", d)
+    return entries
+
+
+def load_table(override: str | os.PathLike | None = None, default: Rates | None = None) -> PriceTable:
+    """Built-in tables plus an optional user override file (raises PricingError if it is broken)."""
+    table = PriceTable(load_builtin(), default=default)
+    if override:
+        table.add(parse_price_file(override, base=table._entries))
+    return table
+
+
+__all__ = ["PricingError", "Rates", "ModelPrice", "Cost", "PriceTable", "load_table",
+           "parse_price_file", "compute_cost", "candidate_ids"]

@@ -1,0 +1,352 @@
+"""From a call to an event: timing, usage, price, trace bookkeeping, hand-off to the writer.
+
+Instrumentation (attach, capture) and :func:`log_event` all go through :class:`Call`:
+``start_call`` when the call begins (checks budgets, numbers retries), then
+``call.finish()`` once, which builds the event (see DESIGN.md for its fields) and queues
+it for the sink. Everything here is guarded: tokentrail's own failures are logged and
+swallowed; only :class:`BudgetExceeded` is meant to reach the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+from . import _config
+from ._config import SETTINGS
+from ._content import flatten_messages
+from ._time import format_ts, parse_ts
+from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
+from ._usage import CORE_KEYS, EXTRA_KEYS, count, normalize_usage
+from ._writer import WRITER
+
+logger = logging.getLogger("tokentrail")
+
+SCHEMA_VERSION = 1
+
+# Synchronous taps (tokentrail.testing.capture_events): lists that see every event at once.
+_taps: list[Callable[[dict], None]] = []
+_taps_lock = threading.Lock()
+
+
+def add_tap(fn: Callable[[dict], None]) -> None:
+    with _taps_lock:
+        _taps.append(fn)
+
+
+def remove_tap(fn: Callable[[dict], None]) -> None:
+    with _taps_lock:
+        if fn in _taps:
+            _taps.remove(fn)
+
+
+def emit(event: dict, sink: Any = None) -> None:
+    """Queue an event for its sink (the configured one unless given)."""
+    for tap in _taps:
+        try:
+            tap(event)
+        except Exception:
+            logger.exception("tokentrail: event tap failed")
+    WRITER.put(sink if sink is not None else _config.current_sink(), event)
+
+
+def _error_info(error: BaseException | dict | None) -> dict | None:
+    if error is None:
+        return None
+    if isinstance(error, dict):
+        return {"type": str(error.get("type") or "Error"), "message": str(error.get("message") or ""),
+                "status_code": error.get("status_code")}
+    status = getattr(error, "status_code", None)
+    if status is None:
+        resp = getattr(error, "response", None)
+        status = getattr(resp, "status_code", None)
+    msg = getattr(error, "message", None)
+    if not isinstance(msg, str):
+        msg = str(error)
+    return {"type": type(error).__name__, "message": msg[:2000],
+            "status_code": status if isinstance(status, int) else None}
+
+
+def fallback_reason(err: dict | None) -> str | None:
+    if not err:
+        return None
+    code = err.get("status_code")
+    return f"{err['type']} ({code})" if code else err["type"]
+
+
+class Call:
+    """One LLM call in flight. Adapters set ``model``, ``usage``, ``response_text``,
+    ``finish_reason``, ``stream``, ``partial`` and call :meth:`finish` exactly once
+    (later calls are ignored)."""
+
+    __slots__ = ("provider", "name", "type", "request_model", "prompt", "messages", "params", "metadata",
+                 "sink", "namespace", "trace", "trace_id", "parent_id", "id", "retry_attempt",
+                 "fallback_model", "fallback_reason", "budget_crossed", "start_wall", "start_perf",
+                 "first_token_perf", "model", "usage", "response_text", "finish_reason", "stream", "partial",
+                 "extra", "done", "event", "batch", "count_cost", "end_wall", "latency_ms", "explicit_cost",
+                 "level")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.event: dict | None = None
+
+    def mark_first_token(self) -> None:
+        if self.first_token_perf is None:
+            self.first_token_perf = time.perf_counter()
+
+    def finish(self, error: BaseException | dict | None = None) -> dict | None:
+        """Build, price and queue the event; never raises. Returns the event."""
+        if self.done:
+            return self.event
+        self.done = True
+        try:
+            self.event = ev = self._build(error)
+            emit(ev, self.sink)
+            return ev
+        except Exception:
+            logger.exception("tokentrail: could not record the call %s (the call itself was not affected)",
+                             getattr(self, "name", "?"))
+            return None
+
+    def _build(self, error: BaseException | dict | None) -> dict:
+        end_perf = time.perf_counter()
+        end_wall = self.end_wall if self.end_wall is not None else time.time()
+        latency = self.latency_ms
+        if latency is None:
+            latency = int(round((end_perf - self.start_perf) * 1000))
+        usage = normalize_usage(self.usage, self.provider)
+        model = self.model or self.request_model or ""
+        cost = _config.price_table().cost(model, usage, batch=self.batch)
+        total = cost.total
+        err = _error_info(error)
+        settings = SETTINGS
+        capture = settings.capture_content
+
+        metadata: dict = {"source": "tokentrail", "fallback_attempted": False}
+        if settings.metadata:
+            metadata.update(settings.metadata)
+        if self.trace is not None and self.trace.metadata:
+            metadata.update(self.trace.metadata)
+        if self.metadata:
+            metadata.update(self.metadata)
+        if self.fallback_model is not None:
+            metadata["fallback_attempted"] = True
+            metadata["fallback_reason"] = self.fallback_reason or "previous call failed"
+        if self.budget_crossed:
+            metadata["budget_exceeded"] = True
+
+        inp: dict = {"model": self.request_model or model, "prompt": self.prompt if capture else ""}
+        if capture and self.messages is not None:
+            inp["messages"] = self.messages
+        if self.params:
+            inp["params"] = self.params
+
+        usage_out = {k: usage[k] for k in CORE_KEYS}
+        for k in EXTRA_KEYS:
+            if usage.get(k):
+                usage_out[k] = usage[k]
+        if usage.get("estimated"):
+            usage_out["estimated"] = True
+
+        final_cost = float(total)
+        ev: dict = {
+            "traceId": self.trace_id,
+            "id": self.id,
+        }
+        if self.parent_id:
+            ev["parentId"] = self.parent_id
+        ev.update({
+            "type": self.type,
+            "name": self.name,
+            "startTime": format_ts(self.start_wall),
+            "endTime": format_ts(end_wall),
+            "level": self.level or ("error" if err else "info"),
+            "status": "error" if err else "success",
+            "provider": self.provider,
+            "namespace": self.namespace or settings.namespace,
+            "input": inp,
+            "model": model,
+        })
+        out: dict = {}
+        if capture and self.response_text is not None:
+            out["response"] = self.response_text
+        if self.finish_reason is not None:
+            out["finish_reason"] = self.finish_reason
+        if out:
+            ev["output"] = out
+        ev["usage"] = usage_out
+        if self.explicit_cost is not None:
+            final_cost = self.explicit_cost
+            if not _close(self.explicit_cost, float(total)) and cost.known:
+                ev["cost_mismatch"] = {"logged": self.explicit_cost, "computed": float(total)}
+        ev["cost"] = final_cost
+        ev["cost_details"] = cost.details()
+        ev["pricing"] = cost.pricing
+        if cost.long_context:
+            ev["pricing_tier"] = "long_context"
+        ev["latency_ms"] = latency
+        if self.stream:
+            ev["stream"] = True
+            if self.first_token_perf is not None:
+                ev["ttft_ms"] = int(round((self.first_token_perf - self.start_perf) * 1000))
+        if self.partial:
+            ev["partial"] = True
+        ev["retry_attempt"] = self.retry_attempt
+        ev["fallback_model"] = self.fallback_model
+        if err:
+            ev["error"] = err
+        ev["metadata"] = metadata
+        if self.extra:
+            ev.update(self.extra)
+        ev["schema_version"] = SCHEMA_VERSION
+        if self.count_cost or err:
+            record_outcome(self.trace, self.request_model or model, final_cost if self.count_cost else 0.0,
+                           usage["total_tokens"] if self.count_cost else 0, fallback_reason(err),
+                           count_cost=self.count_cost)
+        return ev
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= max(1e-9, 1e-6 * max(abs(a), abs(b)))
+
+
+def prompt_key(prompt: str | None) -> Any:
+    # Hash, not the text: keeps retry bookkeeping small for long prompts.
+    return hash(prompt) if prompt else None
+
+
+def start_call(provider: str, name: str, *, type: str = "generation", request_model: str | None = None,
+               prompt: str | None = None, messages: Any = None, system: Any = None, params: dict | None = None,
+               metadata: dict | None = None, sink: Any = None, namespace: str | None = None,
+               trace_id: str | None = None, parent_id: str | None = None, start_wall: float | None = None,
+               batch: bool = False) -> Call:
+    """Begin recording a call. Raises :class:`BudgetExceeded` (only that) when a budget says stop.
+
+    ``prompt`` defaults to the flattened ``messages`` (and Anthropic ``system``).
+    """
+    c = Call()
+    c.start_perf = time.perf_counter()
+    c.start_wall = start_wall if start_wall is not None else time.time()
+    c.provider, c.name, c.type = provider, name, type
+    c.request_model = request_model or ""
+    c.metadata, c.sink, c.namespace, c.params, c.batch = metadata, sink, namespace, params, batch
+    c.messages = messages
+    c.model = c.usage = c.response_text = c.finish_reason = c.first_token_perf = None
+    c.stream = c.partial = False
+    c.extra = None
+    c.count_cost = True
+    c.end_wall = c.latency_ms = c.explicit_cost = c.level = None
+    c.id = str(uuid.uuid4())
+    tr = current_trace()
+    c.trace = tr
+    c.retry_attempt, c.fallback_model, c.fallback_reason, c.budget_crossed = 0, None, None, False
+    try:
+        if prompt is None:
+            prompt = flatten_messages(messages, system) if (messages is not None or system) else ""
+        c.prompt = prompt
+        if tr is not None:
+            c.trace_id = trace_id or tr.trace_id
+            c.parent_id = parent_id or (tr.span_id if (tr.parent is not None or getattr(tr, "_is_span", False))
+                                        else None)
+        else:
+            c.trace_id = trace_id or str(uuid.uuid4())
+            c.parent_id = parent_id
+        crossed = check_budgets(tr, SETTINGS)
+        c.budget_crossed = bool(crossed)
+        c.retry_attempt, c.fallback_model, c.fallback_reason = classify_attempt(
+            tr, c.request_model, prompt_key(prompt))
+    except BudgetExceeded:
+        raise
+    except Exception:
+        logger.exception("tokentrail: error while starting to record %s (the call goes on)", name)
+        c.prompt = c.prompt if hasattr(c, "prompt") else ""
+        if not hasattr(c, "trace_id"):
+            c.trace_id, c.parent_id = str(uuid.uuid4()), None
+    return c
+
+
+# --------------------------------------------------------------------------- log_event
+
+_LOG_EVENT_KEYS = {"traceId", "trace_id", "startTime", "endTime", "input", "usage", "metadata", "name", "level",
+                   "cost", "model", "provider", "type", "output", "id", "parentId", "latency_ms", "status",
+                   "error", "namespace", "sink", "prompt", "response", "retry_attempt", "fallback_model"}
+
+
+def log_event(**fields: Any) -> dict | None:
+    """Record one event by hand, in the earlier cost logger's call shape; returns the event.
+
+    Example::
+
+        tokentrail.log_event(traceId="t-1", startTime="2026-11-23T10:00:00.000Z",
+                             endTime="2026-11-23T10:00:00.800Z",
+                             input={"model": "gpt-3.5-turbo", "prompt": "Hello"},
+                             usage={"prompt_tokens": 10, "completion_tokens": 155})
+
+    ``cost`` is computed from the price tables; an explicit ``cost`` is kept but flagged
+    (``cost_mismatch``) when it disagrees with them. Unknown keyword arguments raise
+    ``TypeError`` (a typo must not silently drop data).
+    """
+    unknown = set(fields) - _LOG_EVENT_KEYS
+    if unknown:
+        raise TypeError(f"log_event() got unexpected field(s) {', '.join(sorted(unknown))}; "
+                        f"known fields are {', '.join(sorted(_LOG_EVENT_KEYS))}")
+    inp = fields.get("input") or {}
+    if not isinstance(inp, dict):
+        raise TypeError("log_event(input=...) must be a dict like {'model': 'gpt-4o', 'prompt': '...'}")
+    model = inp.get("model") or fields.get("model") or ""
+    prompt = inp.get("prompt", fields.get("prompt"))
+    messages = inp.get("messages")
+    provider = fields.get("provider") or _guess_provider(model)
+    start = parse_ts(fields.get("startTime"))
+    end = parse_ts(fields.get("endTime"))
+    now = time.time()
+    c = start_call(provider, fields.get("name") or "log_event", type=fields.get("type") or "generation",
+                   request_model=model, prompt=prompt if prompt is not None else None, messages=messages,
+                   params=inp.get("params"), metadata=fields.get("metadata"), sink=fields.get("sink"),
+                   namespace=fields.get("namespace"), trace_id=fields.get("traceId") or fields.get("trace_id"),
+                   parent_id=fields.get("parentId"), start_wall=start if start is not None else (end or now))
+    if fields.get("id"):
+        c.id = str(fields["id"])
+    c.model = fields.get("model") or model
+    c.usage = fields.get("usage")
+    c.end_wall = end if end is not None else (c.start_wall if start is not None else now)
+    lat = fields.get("latency_ms")
+    c.latency_ms = count(lat) if lat is not None else int(round(max(c.end_wall - c.start_wall, 0) * 1000))
+    out = fields.get("output")
+    if isinstance(out, dict):
+        c.response_text = out.get("response")
+        c.finish_reason = out.get("finish_reason")
+    elif fields.get("response") is not None:
+        c.response_text = str(fields["response"])
+    if fields.get("cost") is not None:
+        try:
+            c.explicit_cost = float(fields["cost"])
+        except (TypeError, ValueError):
+            raise TypeError(f"log_event(cost=...) must be a number, not {fields['cost']!r}") from None
+    c.level = fields.get("level")
+    if fields.get("retry_attempt") is not None:
+        c.retry_attempt = count(fields["retry_attempt"])
+    if fields.get("fallback_model") is not None:
+        c.fallback_model = str(fields["fallback_model"])
+    err = fields.get("error")
+    if err is None and (fields.get("status") == "error" or fields.get("level") == "error"):
+        err = {"type": "Error", "message": ""}
+    return c.finish(err if isinstance(err, dict) or err is None else {"type": "Error", "message": str(err)})
+
+
+def _guess_provider(model: str) -> str:
+    entry, _ = _config.price_table().resolve(model)
+    if entry is not None and entry.provider in ("openai", "anthropic"):
+        return entry.provider
+    m = (model or "").lower()
+    if "claude" in m:
+        return "anthropic"
+    if m.startswith(("gpt", "o1", "o3", "o4", "text-embedding", "chatgpt", "davinci", "babbage")):
+        return "openai"
+    return "unknown"
+
+
+__all__ = ["Call", "start_call", "log_event", "emit"]
