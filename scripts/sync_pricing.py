@@ -482,8 +482,13 @@ class _FlowList(list):  # type: ignore[type-arg]
     """A sequence written in flow style: [a, b]."""
 
 
+class _Quoted(str):
+    """A string always written in double quotes ("2026-11-23", "1.109.1")."""
+
+
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # equal Decimals must not become &id001 anchors
 
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
@@ -493,6 +498,7 @@ def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNo
 
 
 _Dumper.add_representer(Decimal, _represent_decimal)
+_Dumper.add_representer(_Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"'))
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
 _Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 
@@ -519,9 +525,10 @@ def entry_yaml(provider: str, entry: Entry, date: str, versions: dict[str, str])
     out = unflatten(provider, entry.main.merged)
     if entry.aliases:
         out["aliases"] = _FlowList(sorted(a.model_id for a in entry.aliases))
-    out["checked"] = _Flow(date=date, by=_FlowList(f"{s} {versions[s]}" for s in entry.sources))
-    if entry.main.deprecated:
-        out["deprecated"] = entry.main.deprecated
+    out["checked"] = _Flow(date=_Quoted(date), by=_FlowList(f"{s} {versions[s]}" for s in entry.sources))
+    deprecated = entry.main.deprecated
+    if deprecated:
+        out["deprecated"] = _Quoted(deprecated) if isinstance(deprecated, str) else deprecated
     return out
 
 
@@ -536,7 +543,7 @@ def render_yaml(table: ProviderTable, date: str, versions: dict[str, str], overr
         "schema": 1,
         "provider": table.provider,
         "unit": "usd_per_1m_tokens",
-        "sources": _Flow({GENAI: versions[GENAI], LITELLM: versions[LITELLM]}),
+        "sources": _Flow({GENAI: _Quoted(versions[GENAI]), LITELLM: _Quoted(versions[LITELLM])}),
         "models": {e.key: entry_yaml(table.provider, e, date, versions) for e in table.entries},
     }
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
