@@ -229,7 +229,7 @@ _DATE_SUFFIXES = (
     re.compile(r"-\d{8}$"),               # claude-haiku-4-5-20251001
     re.compile(r"-\d{4}$"),               # gpt-4-0613, gpt-3.5-turbo-0125
 )
-_BEDROCK = re.compile(r"^(?:[a-z]{2,4}(?:-gov)?\.)?anthropic\.(?P<m>.+?)(?:-v\d+(?::\d+)?)?$")
+_BEDROCK = re.compile(r"^(?:[a-z]+(?:-[a-z]+)*\.)?anthropic\.(?P<m>.+?)(?:-v\d+(?::\d+)?)?$")
 _PREFIXES = ("openai/", "azure/", "anthropic/", "bedrock/", "vertex_ai/", "vertex/", "models/")
 
 
