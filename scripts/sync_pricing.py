@@ -23,20 +23,24 @@ model *names* and field mappings):
 Precedence: **genai-prices first, litellm fills the gaps**, field by field.
 genai-prices records which date each rate was verified and models price changes
 over time, so it wins when both have a value; litellm supplies what genai-prices
-lacks (e.g. OpenAI 12-hour cache writes, deprecation dates, models genai-prices
-does not list). A long-context tier is taken whole from one source: if the two
-give different thresholds, the genai-prices tier is used. Hand-reviewed
+lacks (e.g. OpenAI 12-hour cache writes, models genai-prices does not list).
+The long-context tier is not mixed: when genai-prices prices a model, its tier (or
+its lack of one) stands; litellm's tier is used only for models genai-prices does
+not price (an override can add one back). ``deprecated:`` is the shutdown date
+the installed SDK announces (openai: the ``ChatModel`` docstring; anthropic:
+``DEPRECATED_MODELS``), else litellm's ``deprecation_date``. Hand-reviewed
 corrections go in the ``overrides:`` section of each YAML file, which this script
 keeps verbatim; the runtime loader merges them over ``models:``.
 
 Which ids are covered: every model id named by the installed SDKs (openai
-``ChatModel``, ``ResponsesModel``, ``EmbeddingModel``; anthropic ``Model`` and the
-SDK's ``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS``. A dated
-snapshot (``gpt-4o-2024-08-06``, ``claude-haiku-4-5-20251001``) becomes an alias of
-its base entry when its price is identical, and gets its own entry otherwise.
-Provider-prefixed ids (Bedrock, Vertex, Azure, ``openai/``) are not entries; the
-runtime loader strips prefixes. Ids neither source prices are listed in
-SOURCES.md, not invented.
+``ChatModel``, ``ResponsesModel``, ``EmbeddingModel``; anthropic ``Model`` and
+``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS``. A dated snapshot
+(``gpt-4o-2024-08-06``, ``claude-haiku-4-5-20251001``) becomes an alias of its base
+entry when its price is identical, and gets its own entry otherwise. Snapshot
+names come from the SDKs, genai-prices' match rules and litellm's keys (for old
+Claude snapshots also litellm's Bedrock/Vertex keys, names only). Provider-prefixed
+ids (Bedrock, Vertex, Azure, ``openai/``) are not entries; the runtime loader
+strips prefixes. Ids neither source prices are listed in SOURCES.md, not invented.
 
 Usage:
 
@@ -75,8 +79,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "pricing"
 PROVIDERS = ("openai", "anthropic")
 
 PRECEDENCE = (
-    "genai-prices first, litellm fills the gaps (field by field). A long-context tier "
-    "is taken whole from one source; if the thresholds differ, the genai-prices tier wins. "
+    "genai-prices first, litellm fills the gaps (field by field). The long-context tier is not "
+    "mixed: when genai-prices prices a model, its tier (or its lack of one) stands, and litellm's "
+    "tier is used only for models genai-prices does not price. "
+    "`deprecated:` is the SDK's announced shutdown date, else litellm's `deprecation_date`. "
     "Hand-reviewed `overrides:` in each YAML file are merged over `models:` by the loader."
 )
 
@@ -163,39 +169,78 @@ def literal_strings(tp: Any) -> list[str]:
     return out
 
 
-def sdk_model_ids() -> dict[str, list[str]]:
-    """Model ids named by the installed openai/anthropic SDKs (empty if not importable)."""
+@dataclass
+class SdkModels:
+    """What the installed SDKs say: model ids and announced shutdown dates, per provider."""
+
+    ids: dict[str, list[str]]
+    shutdown: dict[str, dict[str, str]]  # provider -> model id -> ISO date
+
+
+def sdk_models() -> SdkModels:
+    """Model ids named by the installed openai/anthropic SDKs (none if not importable)."""
     ids: dict[str, list[str]] = {p: [] for p in PROVIDERS}
+    shutdown: dict[str, dict[str, str]] = {p: {} for p in PROVIDERS}
     try:
-        from openai.types.embedding_model import EmbeddingModel
-        from openai.types.shared.chat_model import ChatModel
-        from openai.types.shared.responses_model import ResponsesModel
+        from openai.types import embedding_model
+        from openai.types.shared import chat_model, responses_model
     except ImportError:
         print("warning: openai SDK not importable; its model ids are not covered", file=sys.stderr)
     else:
-        for tp in (ChatModel, ResponsesModel, EmbeddingModel):
+        for tp in (chat_model.ChatModel, responses_model.ResponsesModel, embedding_model.EmbeddingModel):
             ids["openai"].extend(literal_strings(tp))
+        shutdown["openai"] = _openai_shutdown_dates(Path(chat_model.__file__).read_text())
     try:
         from anthropic.types.model import Model
     except ImportError:
         print("warning: anthropic SDK not importable; its model ids are not covered", file=sys.stderr)
     else:
         ids["anthropic"].extend(literal_strings(Model))
-        ids["anthropic"].extend(_anthropic_deprecated_ids())
-    return {p: sorted(set(v)) for p, v in ids.items()}
+        shutdown["anthropic"] = _anthropic_shutdown_dates()
+        ids["anthropic"].extend(shutdown["anthropic"])
+    return SdkModels({p: sorted(set(v)) for p, v in ids.items()}, shutdown)
 
 
-def _anthropic_deprecated_ids() -> list[str]:
+def _openai_shutdown_dates(source: str) -> dict[str, str]:
+    """Parse the "Deprecated values:" docstring under `ChatModel` (openai has no runtime table).
+
+    Bullets look like: - "gpt-4", "gpt-4-0613": Announced shutdown date: 2026-10-23. See ...
+    """
+    block = source.partition("Deprecated values:")[2]
+    dates: dict[str, str] = {}
+    for bullet in re.split(r"\n- ", block):
+        match = re.search(r"Announced shutdown\s+date:\s*(\d{4}-\d{2}-\d{2})", bullet)
+        if match:
+            names = bullet.partition(": Announced")[0]
+            dates.update({name: match[1] for name in re.findall(r'"([^"]+)"', names)})
+    return dates
+
+
+def _anthropic_shutdown_dates() -> dict[str, str]:
+    """anthropic's DEPRECATED_MODELS ({"claude-2.1": "July 21st, 2025"}) with ISO dates."""
     try:
         from anthropic.resources.messages.messages import DEPRECATED_MODELS
     except ImportError:
-        return []
-    return list(DEPRECATED_MODELS)
+        return {}
+    dates: dict[str, str] = {}
+    for model_id, text in DEPRECATED_MODELS.items():
+        plain = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", str(text))
+        try:
+            dates[model_id] = dt.datetime.strptime(plain, "%B %d, %Y").date().isoformat()
+        except ValueError:
+            print(f"warning: cannot parse end-of-life date {text!r} for {model_id}", file=sys.stderr)
+    return dates
 
 
-def snapshot_names(provider: str, genai_provider: Any, litellm_data: dict[str, Any]) -> set[str]:
-    """Candidate snapshot ids the sources mention (names only; prices come from lookups)."""
+def snapshot_names(provider: str, genai_provider: Any, litellm_data: dict[str, Any], sdk_ids: set[str]) -> set[str]:
+    """Candidate snapshot ids the sources mention (names only; prices come from lookups).
+
+    Names mined from Bedrock/Vertex keys are dropped for a base whose dated snapshots the
+    SDK already names: the SDK is authoritative there (litellm has a Bedrock key for a
+    `claude-3-7-sonnet-20240620` that the SDK does not know).
+    """
     names = set(_genai_equals(genai_provider))
+    sdk_dated_bases = {base_id(provider, i) for i in sdk_ids if base_id(provider, i) != i}
     for key, entry in litellm_data.items():
         if not isinstance(entry, dict):
             continue
@@ -203,7 +248,9 @@ def snapshot_names(provider: str, genai_provider: Any, litellm_data: dict[str, A
         if host in LITELLM_PROVIDERS[provider]:
             names.add(key)
         elif provider == "anthropic" and host in LITELLM_ANTHROPIC_HOSTS:
-            names.add(_first_party_anthropic_name(key))
+            name = _first_party_anthropic_name(key)
+            if base_id(provider, name) not in sdk_dated_bases:
+                names.add(name)
     return names
 
 
@@ -355,6 +402,7 @@ class PricedId:
     genai: SourceHit | None
     litellm: SourceHit | None
     merged: Flat = field(default_factory=dict)
+    sdk_shutdown: str | None = None  # the SDK's announced shutdown / end-of-life date
 
     @property
     def sources(self) -> list[str]:
@@ -362,18 +410,23 @@ class PricedId:
 
     @property
     def deprecated(self) -> str | bool | None:
-        dates = [h.deprecated for h in (self.litellm, self.genai) if h and h.deprecated]
-        return dates[0] if dates else None
+        """The SDK's shutdown date (the provider's word), else litellm's, else genai-prices' flag."""
+        litellm_date = self.litellm.deprecated if self.litellm else None
+        genai_flag = True if self.genai and self.genai.deprecated else None
+        return self.sdk_shutdown or litellm_date or genai_flag
 
 
 def merge(genai: SourceHit | None, litellm: SourceHit | None) -> Flat:
-    """genai-prices over litellm, field by field; a long-context tier comes whole from one source."""
-    g = dict(genai.prices) if genai else {}
-    lite = dict(litellm.prices) if litellm else {}
-    g_threshold, l_threshold = g.get("long_context.threshold"), lite.get("long_context.threshold")
-    if g_threshold is not None and l_threshold is not None and g_threshold != l_threshold:
-        lite = {k: v for k, v in lite.items() if not k.startswith("long_context.")}
-    return {**lite, **g}
+    """genai-prices over litellm, field by field.
+
+    The long-context tier is part of a model's price structure, so it is not mixed:
+    when genai-prices prices the model, its tier (or its lack of one) stands, and
+    litellm's tier is used only for models genai-prices does not price.
+    """
+    if genai is None:
+        return dict(litellm.prices) if litellm else {}
+    lite = {k: v for k, v in (litellm.prices if litellm else {}).items() if not k.startswith("long_context.")}
+    return {**lite, **genai.prices}
 
 
 @dataclass
@@ -416,6 +469,14 @@ class Entry:
     def sources(self) -> list[str]:
         return [s for s in (GENAI, LITELLM) if any(s in m.sources for m in self.members)]
 
+    @property
+    def deprecated(self) -> str | bool | None:
+        """The key's own date, else the date every alias shares (all snapshots retire then)."""
+        if self.main.deprecated:
+            return self.main.deprecated
+        dates = {a.deprecated for a in self.aliases}
+        return dates.pop() if len(dates) == 1 and None not in dates else None
+
 
 @dataclass
 class ProviderTable:
@@ -432,20 +493,23 @@ class ProviderTable:
 
 def build_table(
     provider: str,
-    sdk_ids: list[str],
+    sdk: SdkModels,
     genai_provider: Any,
     litellm_data: dict[str, Any],
     when: dt.datetime,
 ) -> ProviderTable:
+    sdk_ids = sdk.ids[provider]
     named = set(sdk_ids) | set(LEGACY_IDS[provider])
     bases = {base_id(provider, i) for i in named}
-    extra = {n for n in snapshot_names(provider, genai_provider, litellm_data) if base_id(provider, n) in bases}
+    mentioned = snapshot_names(provider, genai_provider, litellm_data, set(sdk_ids))
+    extra = {n for n in mentioned if base_id(provider, n) in bases}
     priced: dict[str, PricedId] = {}
     for model_id in sorted(named | bases | extra):
         hit_g = genai_lookup(provider, model_id, genai_provider, when)
         hit_l = litellm_lookup(provider, model_id, litellm_data)
         if hit_g or hit_l:
-            priced[model_id] = PricedId(model_id, hit_g, hit_l, merge(hit_g, hit_l))
+            shutdown = sdk.shutdown[provider].get(model_id)
+            priced[model_id] = PricedId(model_id, hit_g, hit_l, merge(hit_g, hit_l), shutdown)
 
     entries: list[Entry] = []
     for base in sorted(bases):
@@ -526,7 +590,7 @@ def entry_yaml(provider: str, entry: Entry, date: str, versions: dict[str, str])
     if entry.aliases:
         out["aliases"] = _FlowList(sorted(a.model_id for a in entry.aliases))
     out["checked"] = _Flow(date=_Quoted(date), by=_FlowList(f"{s} {versions[s]}" for s in entry.sources))
-    deprecated = entry.main.deprecated
+    deprecated = entry.deprecated
     if deprecated:
         out["deprecated"] = _Quoted(deprecated) if isinstance(deprecated, str) else deprecated
     return out
@@ -572,8 +636,24 @@ def parsed_overrides(text: str) -> dict[str, Any]:
 # ----------------------------------------------------------------- SOURCES.md
 
 
-def render_sources(tables: list[ProviderTable], overrides: dict[str, dict[str, Any]], date: str, versions: dict[str, str]) -> str:
-    out = [
+def render_sources(
+    tables: list[ProviderTable], overrides: dict[str, dict[str, Any]], date: str, versions: dict[str, str]
+) -> str:
+    sections = [
+        _intro(date, versions),
+        _summary_section(tables),
+        _disagreement_section(tables, overrides),
+        _one_sided_section(tables, overrides),
+        _deprecation_section(tables),
+        _unpriced_section(tables),
+        _cross_match_section(tables),
+        _dropped_section(tables),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _intro(date: str, versions: dict[str, str]) -> list[str]:
+    return [
         "# Price sources",
         "",
         f"Generated by `scripts/sync_pricing.py` on {date} from **{GENAI} {versions[GENAI]}** "
@@ -583,44 +663,97 @@ def render_sources(tables: list[ProviderTable], overrides: dict[str, dict[str, A
         f"**Precedence:** {PRECEDENCE}",
         "",
         "All rates are USD per 1M tokens. Only text-token rates are carried over (see the last section).",
-        "",
+    ]
+
+
+def _summary_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
         "## Summary",
         "",
-        "| provider | entries | aliases | both sources | genai-prices only | litellm only | disagreements | unpriced SDK ids |",
+        "| provider | entries | aliases | both sources | genai-prices only | litellm only "
+        "| disagreements | unpriced SDK ids |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for t in tables:
         c = _counts(t)
-        out.append(
+        lines.append(
             f"| {t.provider} | {c['entries']} | {c['aliases']} | {c['both']} | {c['genai_only']} | "
             f"{c['litellm_only']} | {c['disagreements']} | {len(t.unpriced_sdk)} |"
         )
-    out += [
-        "",
+    return lines
+
+
+def _disagreement_section(tables: list[ProviderTable], overrides: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
         "## Disagreements",
         "",
         "Every field both sources give for the same id, where the values differ. "
-        "`used` is what the generated table (plus overrides) says.",
+        "`used` is what the generated table plus `overrides:` says.",
         "",
-        "| provider | model | field | genai-prices | litellm | used | why |",
-        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [(t.provider, row) for t in tables for row in t.disagreements]
+    if not rows:
+        return lines + ["None: the two sources agree on every field both give."]
+    lines += ["| provider | model | field | genai-prices | litellm | used | why |", "|---|---|---|---|---|---|---|"]
+    for provider, row in rows:
+        used, why = _resolution(row, overrides.get(provider, {}))
+        others = [f"`{i}`" for i in row.ids if i != row.model]
+        model = f"`{row.model}`" + (f" (also {', '.join(others)})" if others else "")
+        lines.append(
+            f"| {provider} | {model} | {row.field} | {_num(row.genai)} | {_num(row.litellm)} | {used} | {why} |"
+        )
+    return lines
+
+
+def _one_sided_section(tables: list[ProviderTable], overrides: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Fields only one source gives",
+        "",
+        "For ids both sources price: fields only one of them has. They are filled in from that "
+        "source, except a litellm-only long-context tier (genai-prices decides whether there is a tier).",
+        "",
+        "| provider | model | genai-prices only | litellm only | not used | overridden (see `reason:` in the YAML) |",
+        "|---|---|---|---|---|---|",
     ]
     for t in tables:
-        for row in t.disagreements:
-            used, why = _resolution(row, overrides.get(t.provider, {}))
-            ids = [i for i in row.ids if i != row.model]
-            model = f"`{row.model}`" + (f" (also {', '.join(f'`{i}`' for i in ids)})" if ids else "")
-            out.append(
-                f"| {t.provider} | {model} | {row.field} | {_num(row.genai)} | {_num(row.litellm)} | {used} | {why} |"
-            )
-    out += ["", "## Unpriced SDK model ids", "", "Named by the installed SDKs, priced by neither source:", ""]
-    for t in tables:
-        out.append(f"- {t.provider}: " + (", ".join(f"`{i}`" for i in t.unpriced_sdk) or "none"))
-    out += ["", "## Legacy ids not priced by either source", ""]
-    for t in tables:
-        out.append(f"- {t.provider}: " + (", ".join(f"`{i}`" for i in t.unpriced_legacy) or "none"))
-    out += [
+        for entry in t.entries:
+            g_only, l_only = _one_sided(entry)
+            if g_only or l_only:
+                unused = "long_context (litellm)" if "long_context" in l_only else ""
+                note = _override_note(overrides.get(t.provider, {}).get(entry.key), g_only | l_only)
+                lines.append(
+                    f"| {t.provider} | `{entry.key}` | {', '.join(sorted(g_only))} "
+                    f"| {', '.join(sorted(l_only))} | {unused} | {note} |"
+                )
+    return lines
+
+
+def _deprecation_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
+        "## Deprecation dates that differ",
         "",
+        "`deprecated:` is the shutdown date the installed SDK announces (openai: the `ChatModel` "
+        "docstring; anthropic: `DEPRECATED_MODELS`), else litellm's `deprecation_date`. "
+        "Where both give one and they differ, the SDK's date is used:",
+        "",
+    ]
+    conflicts = [(t.provider, m) for t in tables for e in t.entries for m in e.members if _date_conflict(m)]
+    for provider, m in conflicts:
+        litellm_date = m.litellm.deprecated if m.litellm else None
+        lines.append(f"- {provider}: `{m.model_id}`: SDK {m.sdk_shutdown}, litellm {litellm_date}")
+    return lines + ([] if conflicts else ["None."])
+
+
+def _unpriced_section(tables: list[ProviderTable]) -> list[str]:
+    lines = ["## Unpriced SDK model ids", "", "Named by the installed SDKs, priced by neither source:", ""]
+    lines += [f"- {t.provider}: {_id_list(t.unpriced_sdk)}" for t in tables]
+    lines += ["", "## Legacy ids not priced by either source", ""]
+    lines += [f"- {t.provider}: {_id_list(t.unpriced_legacy)}" for t in tables]
+    return lines
+
+
+def _cross_match_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
         "## Ids genai-prices prices under another model",
         "",
         "genai-prices matches ids by rules; these ids resolved to a differently named genai-prices model "
@@ -628,10 +761,12 @@ def render_sources(tables: list[ProviderTable], overrides: dict[str, dict[str, A
         "",
     ]
     for t in tables:
-        for item in _cross_matches(t):
-            out.append(f"- {t.provider}: `{item.model_id}` -> genai-prices `{item.genai.matched_as}`")  # type: ignore[union-attr]
-    out += [
-        "",
+        lines += [f"- {t.provider}: `{i}` -> genai-prices `{g}`" for i, g in _cross_matches(t)]
+    return lines
+
+
+def _dropped_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
         "## Rates not carried over",
         "",
         "Audio/image token rates, per-search and per-call fees, and batch long-context rates are not in "
@@ -639,9 +774,41 @@ def render_sources(tables: list[ProviderTable], overrides: dict[str, dict[str, A
         "",
     ]
     for t in tables:
-        for key, dropped in _dropped(t):
-            out.append(f"- {t.provider}: `{key}`: {', '.join(dropped)}")
-    return "\n".join(out) + "\n"
+        lines += [f"- {t.provider}: `{key}`: {', '.join(names)}" for key, names in _dropped(t)]
+    return lines
+
+
+def _id_list(ids: list[str]) -> str:
+    return ", ".join(f"`{i}`" for i in ids) or "none"
+
+
+def _one_sided(entry: Entry) -> tuple[set[str], set[str]]:
+    """Fields only genai-prices / only litellm gives, over the entry's ids both sources price."""
+    g_only: set[str] = set()
+    l_only: set[str] = set()
+    for m in entry.members:
+        if m.genai and m.litellm:
+            g_only |= m.genai.prices.keys() - m.litellm.prices.keys()
+            l_only |= m.litellm.prices.keys() - m.genai.prices.keys()
+    return _collapse_tier(g_only), _collapse_tier(l_only)
+
+
+def _collapse_tier(fields: set[str]) -> set[str]:
+    """`long_context.*` -> `long_context` when the whole tier is one-sided."""
+    if "long_context.threshold" not in fields:
+        return fields
+    return {f for f in fields if not f.startswith("long_context.")} | {"long_context"}
+
+
+def _override_note(override: dict[str, Any] | None, fields: set[str]) -> str:
+    """Which of these fields an override sets (its reason is in the YAML file)."""
+    touched = sorted(f for f in fields if f in (override or {}) or _dig(override or {}, f) is not None)
+    return ", ".join(f"{f}: {_dig(override or {}, f)}" for f in touched)
+
+
+def _date_conflict(m: PricedId) -> bool:
+    litellm_date = m.litellm.deprecated if m.litellm else None
+    return bool(litellm_date and m.sdk_shutdown and litellm_date != m.sdk_shutdown)
 
 
 def _counts(t: ProviderTable) -> dict[str, int]:
@@ -660,9 +827,9 @@ def _resolution(row: Disagreement, overrides: dict[str, Any]) -> tuple[str, str]
     override = overrides.get(row.model, {})
     value = _dig(override, row.field)
     if value is not None:
-        return f"override {value}", str(override.get("reason", "hand-reviewed override")).strip()
-    if row.field == "long_context.threshold" or row.field.startswith("long_context."):
-        return f"genai-prices {_num(row.genai)}", "precedence (tier taken whole from genai-prices)"
+        return f"override {value}", "hand-reviewed; see `reason:` under `overrides:`"
+    if row.field.startswith("long_context."):
+        return f"genai-prices {_num(row.genai)}", "precedence (the tier comes whole from genai-prices)"
     return f"genai-prices {_num(row.genai)}", "precedence"
 
 
@@ -678,12 +845,13 @@ def _num(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _cross_matches(t: ProviderTable) -> Iterator[PricedId]:
+def _cross_matches(t: ProviderTable) -> Iterator[tuple[str, str]]:
+    """(id, genai-prices model) where genai-prices priced the id under another model's name."""
     for entry in t.entries:
         for item in entry.members:
-            hit = item.genai
-            if hit and hit.matched_as and base_id(t.provider, hit.matched_as) != base_id(t.provider, item.model_id):
-                yield item
+            other = item.genai.matched_as if item.genai else None
+            if other and base_id(t.provider, other) != base_id(t.provider, item.model_id):
+                yield item.model_id, other
 
 
 def _dropped(t: ProviderTable) -> Iterator[tuple[str, list[str]]]:
@@ -771,13 +939,13 @@ def generate(args: argparse.Namespace, work: Path) -> tuple[dict[Path, str], lis
         download_wheels(wheel_dir, versions)
     genai = load_genai_providers(find_wheel(wheel_dir, "genai_prices", versions[GENAI]), work / "genai")
     litellm = load_litellm(find_wheel(wheel_dir, "litellm", versions[LITELLM]))
-    sdk_ids = sdk_model_ids()
+    sdk = sdk_models()
 
     files: dict[Path, str] = {}
     tables: list[ProviderTable] = []
     overrides: dict[str, dict[str, Any]] = {}
     for provider in PROVIDERS:
-        table = build_table(provider, sdk_ids[provider], genai[provider], litellm, when)
+        table = build_table(provider, sdk, genai[provider], litellm, when)
         path = args.out / f"{provider}.yaml"
         kept = existing_overrides(path)
         overrides[provider] = parsed_overrides(kept)
@@ -792,11 +960,12 @@ def generate(args: argparse.Namespace, work: Path) -> tuple[dict[Path, str], lis
 def print_summary(tables: list[ProviderTable]) -> None:
     for t in tables:
         c = _counts(t)
+        one_sided = sum(1 for e in t.entries if any(_one_sided(e)))
         print(
             f"{t.provider}: {c['entries']} entries, {c['aliases']} aliases "
             f"({c['both']} priced by both sources, {c['genai_only']} genai-prices only, "
             f"{c['litellm_only']} litellm only), {c['disagreements']} disagreements, "
-            f"{len(t.unpriced_sdk)} unpriced SDK ids"
+            f"{one_sided} entries with fields from one source only, {len(t.unpriced_sdk)} unpriced SDK ids"
         )
 
 

@@ -1,0 +1,304 @@
+"""The generated price tables (pricing/*.yaml, pricing/SOURCES.md) are well formed and complete.
+
+No network: these tests read the checked-in files and, where installed, introspect the
+openai/anthropic SDKs. The generator's pure helpers are tested at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import typing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICING = ROOT / "pricing"
+PROVIDERS = ("openai", "anthropic")
+RATE_FIELDS = {
+    "openai": {"input", "output", "cached_input", "cache_write", "cache_write_12h"},
+    "anthropic": {"input", "output", "cached_input", "cache_write_5m", "cache_write_1h"},
+}
+ENTRY_KEYS = {"batch", "long_context", "aliases", "checked", "deprecated"}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def load(provider: str) -> dict[str, Any]:
+    return yaml.safe_load((PRICING / f"{provider}.yaml").read_text())
+
+
+@pytest.fixture(scope="module", params=PROVIDERS)
+def table(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load(request.param)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def significant_digits(value: float | int) -> int:
+    return len(Decimal(str(value)).normalize().as_tuple().digits)
+
+
+def rates_of(entry: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, value) for every rate in an entry, including batch and long-context rates."""
+    out = [(k, v) for k, v in entry.items() if k not in ENTRY_KEYS]
+    for group in ("batch", "long_context"):
+        out += [(f"{group}.{k}", v) for k, v in (entry.get(group) or {}).items() if k != "threshold"]
+    return out
+
+
+def all_ids(table: dict[str, Any]) -> set[str]:
+    ids = set(table["models"])
+    for entry in table["models"].values():
+        ids.update(entry.get("aliases", []))
+    return ids
+
+
+# ------------------------------------------------------------------ schema
+
+
+def test_header(table: dict[str, Any]) -> None:
+    assert table["schema"] == 1
+    assert table["provider"] in PROVIDERS
+    assert table["unit"] == "usd_per_1m_tokens"
+    assert set(table["sources"]) == {"genai-prices", "litellm"}
+    assert all(isinstance(v, str) for v in table["sources"].values())  # "1.10" must not become 1.1
+
+
+def test_every_model_has_input_and_output(table: dict[str, Any]) -> None:
+    assert table["models"], "no models"
+    for key, entry in table["models"].items():
+        assert is_number(entry.get("input")) and entry["input"] >= 0, key
+        assert is_number(entry.get("output")) and entry["output"] >= 0, key
+
+
+def test_only_known_fields(table: dict[str, Any]) -> None:
+    allowed = RATE_FIELDS[table["provider"]]
+    for key, entry in table["models"].items():
+        assert set(entry) <= allowed | ENTRY_KEYS, key
+        assert set(entry.get("batch") or {}) <= allowed, key
+        assert set(entry.get("long_context") or {}) <= allowed | {"threshold"}, key
+
+
+def test_rates_are_clean_non_negative_numbers(table: dict[str, Any]) -> None:
+    for key, entry in table["models"].items():
+        for name, value in rates_of(entry):
+            assert is_number(value), (key, name, value)
+            assert value >= 0, (key, name, value)
+            assert significant_digits(value) <= 10, (key, name, value)  # no 2.4999999999999996
+
+
+def test_no_exponent_notation_in_the_file() -> None:
+    for provider in PROVIDERS:
+        text = (PRICING / f"{provider}.yaml").read_text()
+        assert not re.search(r":\s*-?\d+(\.\d+)?[eE][-+]?\d+", text), provider  # 7.5e-08 written as 0.075
+
+
+def test_long_context_tiers(table: dict[str, Any]) -> None:
+    for key, entry in table["models"].items():
+        tier = entry.get("long_context")
+        if tier is None:
+            continue
+        assert isinstance(tier.get("threshold"), int) and tier["threshold"] > 0, key
+        assert "input" in tier and "output" in tier, key
+        assert tier["input"] >= entry["input"] and tier["output"] >= entry["output"], key
+
+
+def test_aliases_unique_and_never_a_model_key(table: dict[str, Any]) -> None:
+    keys = set(table["models"])
+    seen: dict[str, str] = {}
+    for key, entry in table["models"].items():
+        for alias in entry.get("aliases", []):
+            assert alias not in keys, f"alias {alias!r} of {key!r} is also a model key"
+            assert alias not in seen, f"alias {alias!r} appears under {seen.get(alias)!r} and {key!r}"
+            seen[alias] = key
+
+
+def test_first_party_ids_only(table: dict[str, Any]) -> None:
+    for model_id in all_ids(table):
+        assert not re.search(r"[/@:]|^(?:[a-z]+\.)?anthropic\.", model_id), model_id
+
+
+def test_models_sorted(table: dict[str, Any]) -> None:
+    assert list(table["models"]) == sorted(table["models"])
+
+
+def test_every_entry_says_when_and_where_it_was_checked(table: dict[str, Any]) -> None:
+    for key, entry in table["models"].items():
+        checked = entry.get("checked")
+        assert isinstance(checked, dict), key
+        assert ISO_DATE.match(str(checked.get("date", ""))), key
+        assert checked.get("by") and all(isinstance(s, str) for s in checked["by"]), key
+
+
+def test_deprecated_is_a_date(table: dict[str, Any]) -> None:
+    for key, entry in table["models"].items():
+        if "deprecated" in entry:
+            value = entry["deprecated"]
+            assert value is True or (isinstance(value, str) and ISO_DATE.match(value)), key
+
+
+def test_overrides_section(table: dict[str, Any]) -> None:
+    overrides = table.get("overrides") or {}
+    assert isinstance(overrides, dict)
+    for key, entry in overrides.items():
+        assert isinstance(entry, dict), key
+        assert str(entry.get("reason", "")).strip(), f"override {key!r} needs a reason"
+
+
+# --------------------------------------------------------- well-known entries
+
+
+def test_gpt_35_turbo() -> None:
+    # genai-prices 0.2.3 and litellm 1.109.1 both say $0.50 / $1.50 per 1M.
+    entry = load("openai")["models"]["gpt-3.5-turbo"]
+    assert (entry["input"], entry["output"]) == (0.5, 1.5)
+    assert "gpt-3.5-turbo-0125" in entry["aliases"]
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4o-mini"])
+def test_gpt_4o_family(model: str) -> None:
+    entry = load("openai")["models"][model]
+    assert 0 < entry["cached_input"] < entry["input"] < entry["output"]
+    assert entry["batch"]["input"] == entry["input"] / 2
+
+
+def test_dated_openai_snapshot_is_an_alias() -> None:
+    models = load("openai")["models"]
+    assert "gpt-4o-2024-08-06" in models["gpt-4o"]["aliases"]
+    assert "gpt-4o-mini-2024-07-18" in models["gpt-4o-mini"]["aliases"]
+    # a snapshot with its own price keeps its own entry
+    assert models["gpt-4o-2024-05-13"]["input"] != models["gpt-4o"]["input"]
+
+
+def test_text_embedding_3_small() -> None:
+    entry = load("openai")["models"]["text-embedding-3-small"]
+    assert entry["input"] > 0 and entry["output"] == 0
+
+
+def test_claude_haiku_4_5_cache_writes() -> None:
+    entry = load("anthropic")["models"]["claude-haiku-4-5"]
+    # Anthropic's multipliers: 5-minute writes 1.25x input, 1-hour writes 2x, reads 0.1x.
+    assert entry["cache_write_5m"] == entry["input"] * 1.25
+    assert entry["cache_write_1h"] == entry["input"] * 2
+    assert entry["cached_input"] == pytest.approx(entry["input"] * 0.1)
+    assert "claude-haiku-4-5-20251001" in entry["aliases"]
+
+
+# ------------------------------------------------------------ SDK coverage
+
+
+def literal_strings(tp: Any) -> list[str]:
+    out: list[str] = []
+    for arg in typing.get_args(tp):
+        out.extend([arg] if isinstance(arg, str) else literal_strings(arg))
+    return out
+
+
+def unpriced_ids(provider: str) -> set[str]:
+    """Ids listed under "Unpriced SDK model ids" in SOURCES.md."""
+    text = (PRICING / "SOURCES.md").read_text()
+    section = text.split("## Unpriced SDK model ids", 1)[1].split("\n## ", 1)[0]
+    line = next((ln for ln in section.splitlines() if ln.startswith(f"- {provider}:")), "")
+    return set(re.findall(r"`([^`]+)`", line))
+
+
+def sdk_ids(provider: str) -> list[str]:
+    if provider == "openai":
+        pytest.importorskip("openai")
+        from openai.types.embedding_model import EmbeddingModel
+        from openai.types.shared.chat_model import ChatModel
+        from openai.types.shared.responses_model import ResponsesModel
+
+        return sorted({i for tp in (ChatModel, ResponsesModel, EmbeddingModel) for i in literal_strings(tp)})
+    pytest.importorskip("anthropic")
+    from anthropic.types.model import Model
+
+    ids = set(literal_strings(Model))
+    try:
+        from anthropic.resources.messages.messages import DEPRECATED_MODELS
+    except ImportError:
+        pass
+    else:
+        ids.update(DEPRECATED_MODELS)
+    return sorted(ids)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_sdk_model_id_is_priced_or_listed(provider: str) -> None:
+    ids = sdk_ids(provider)
+    assert ids
+    covered = all_ids(load(provider)) | unpriced_ids(provider)
+    missing = [i for i in ids if i not in covered]
+    assert not missing, f"regenerate with scripts/sync_pricing.py; not covered: {missing}"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unpriced_ids_are_not_priced(provider: str) -> None:
+    assert not unpriced_ids(provider) & all_ids(load(provider))
+
+
+def test_sources_md_names_the_versions() -> None:
+    text = (PRICING / "SOURCES.md").read_text()
+    for provider in PROVIDERS:
+        for name, version in load(provider)["sources"].items():
+            assert f"{name} {version}" in text
+
+
+# ------------------------------------------------------- generator helpers
+
+
+@pytest.fixture(scope="module")
+def sync() -> Any:
+    spec = importlib.util.spec_from_file_location("sync_pricing", ROOT / "scripts" / "sync_pricing.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sync_pricing"] = module  # dataclasses look the module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("per_token", "per_million"),
+    [(7.5e-08, "0.075"), (2.5e-06, "2.5"), (1e-05, "10"), (0.0, "0"), (1.5625e-05, "15.625"), (3e-07, "0.3")],
+)
+def test_per_million_is_exact(sync: Any, per_token: float, per_million: str) -> None:
+    assert format(sync.per_million(per_token), "f") == per_million
+
+
+@pytest.mark.parametrize(
+    ("provider", "model_id", "base"),
+    [
+        ("openai", "gpt-4o-2024-08-06", "gpt-4o"),
+        ("openai", "gpt-4-0613", "gpt-4"),
+        ("openai", "gpt-4-0125-preview", "gpt-4-0125-preview"),
+        ("openai", "chatgpt-4o-latest", "chatgpt-4o-latest"),
+        ("anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5"),
+        ("anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku"),
+        ("anthropic", "claude-opus-4-0", "claude-opus-4"),
+        ("anthropic", "claude-opus-4-1", "claude-opus-4-1"),
+    ],
+)
+def test_base_id(sync: Any, provider: str, model_id: str, base: str) -> None:
+    assert sync.base_id(provider, model_id) == base
+
+
+def test_decimals_dump_as_plain_numbers(sync: Any) -> None:
+    text = yaml.dump({"a": Decimal("0.075"), "b": Decimal("10")}, Dumper=sync._Dumper)
+    assert text == "a: 0.075\nb: 10\n"
+    assert yaml.safe_load(text) == {"a": 0.075, "b": 10}
+
+
+def test_overrides_are_kept_verbatim(sync: Any, tmp_path: Path) -> None:
+    section = "overrides:\n  # keep me\n  gpt-4o:\n    input: 3  # hand-checked\n    reason: test\n"
+    path = tmp_path / "openai.yaml"
+    path.write_text("schema: 1\nmodels: {}\n" + section)
+    assert sync.existing_overrides(path) == section
+    assert sync.parsed_overrides(section) == {"gpt-4o": {"input": 3, "reason": "test"}}
+    assert sync.existing_overrides(tmp_path / "missing.yaml") == sync.DEFAULT_OVERRIDES
