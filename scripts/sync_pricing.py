@@ -87,6 +87,7 @@ PRECEDENCE = (
 )
 
 # Older ids still found in logs; kept when a source prices them. Names only, no prices.
+# fmt: off
 LEGACY_IDS: dict[str, tuple[str, ...]] = {
     "openai": (
         "gpt-4", "gpt-4-32k", "gpt-4-turbo",
@@ -105,6 +106,7 @@ LEGACY_IDS: dict[str, tuple[str, ...]] = {
         "claude-2.0", "claude-2.1", "claude-instant-1.2",
     ),
 }
+# fmt: on
 
 # litellm `litellm_provider` values that are first-party for each provider.
 LITELLM_PROVIDERS: dict[str, frozenset[str]] = {
@@ -484,7 +486,6 @@ class ProviderTable:
     entries: list[Entry]
     unpriced_sdk: list[str]
     unpriced_legacy: list[str]
-    sdk_ids: list[str]
 
     @property
     def disagreements(self) -> list[Disagreement]:
@@ -502,37 +503,35 @@ def build_table(
     named = set(sdk_ids) | set(LEGACY_IDS[provider])
     bases = {base_id(provider, i) for i in named}
     mentioned = snapshot_names(provider, genai_provider, litellm_data, set(sdk_ids))
-    extra = {n for n in mentioned if base_id(provider, n) in bases}
+    candidates = named | bases | {n for n in mentioned if base_id(provider, n) in bases}
     priced: dict[str, PricedId] = {}
-    for model_id in sorted(named | bases | extra):
+    for model_id in sorted(candidates):
         hit_g = genai_lookup(provider, model_id, genai_provider, when)
         hit_l = litellm_lookup(provider, model_id, litellm_data)
         if hit_g or hit_l:
             shutdown = sdk.shutdown[provider].get(model_id)
             priced[model_id] = PricedId(model_id, hit_g, hit_l, merge(hit_g, hit_l), shutdown)
+    return ProviderTable(
+        provider=provider,
+        entries=group_entries(provider, bases, priced),
+        unpriced_sdk=sorted(i for i in sdk_ids if i not in priced),
+        unpriced_legacy=sorted(i for i in LEGACY_IDS[provider] if i not in priced and i not in sdk_ids),
+    )
 
+
+def group_entries(provider: str, bases: set[str], priced: dict[str, PricedId]) -> list[Entry]:
+    """One entry per base name; snapshots with the same merged price become its aliases."""
     entries: list[Entry] = []
     for base in sorted(bases):
-        group = sorted(i for i in priced if base_id(provider, i) == base)
-        main = priced.get(base)
-        root = Entry(base, main) if main else None
-        for model_id in group:
-            if model_id == base:
-                continue
+        root = Entry(base, priced[base]) if base in priced else None
+        for model_id in sorted(i for i in priced if base_id(provider, i) == base and i != base):
             if root and priced[model_id].merged == root.main.merged:
                 root.aliases.append(priced[model_id])
-            else:
+            else:  # a different price (or an unpriced base): its own entry
                 entries.append(Entry(model_id, priced[model_id]))
         if root:
             entries.append(root)
-
-    return ProviderTable(
-        provider=provider,
-        entries=sorted(entries, key=lambda e: e.key),
-        unpriced_sdk=sorted(i for i in sdk_ids if i not in priced),
-        unpriced_legacy=sorted(i for i in LEGACY_IDS[provider] if i not in priced and i not in sdk_ids),
-        sdk_ids=sdk_ids,
-    )
+    return sorted(entries, key=lambda e: e.key)
 
 
 # ----------------------------------------------------------------------- YAML
@@ -579,7 +578,7 @@ def unflatten(provider: str, flat: Flat) -> dict[str, Any]:
     if batch:
         out["batch"] = _Flow(batch)
     if "long_context.threshold" in flat:
-        tier = {"threshold": int(flat["long_context.threshold"])}
+        tier: dict[str, int | Decimal] = {"threshold": int(flat["long_context.threshold"])}
         tier.update({n: flat[f"long_context.{n}"] for n in FIELDS[provider] if f"long_context.{n}" in flat})
         out["long_context"] = _Flow(tier)
     return out
@@ -898,7 +897,8 @@ def load_genai_providers(wheel: Path, unpack_to: Path) -> dict[str, Any]:
     try:
         from genai_prices.data import providers
     except ImportError as exc:
-        raise SystemExit(f"error: cannot import genai_prices from {wheel.name}: {exc} (needs pydantic, httpx2)")
+        hint = "genai-prices needs Python >= 3.11, pydantic and httpx2"
+        raise SystemExit(f"error: cannot import genai_prices from {wheel.name}: {exc} ({hint})") from exc
     finally:
         sys.path.remove(str(unpack_to))
     return {p.id: p for p in providers}

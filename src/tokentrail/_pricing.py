@@ -42,7 +42,7 @@ class Rates:
     output: Decimal = _ZERO
     cached_input: Decimal | None = None    # cache reads; None = same as input
     cache_write: Decimal | None = None     # OpenAI cache writes / Anthropic 5m writes; None = input
-    cache_write_1h: Decimal | None = None  # Anthropic 1-hour writes; None = cache_write
+    cache_write_1h: Decimal | None = None  # long-TTL writes (Anthropic 1h, OpenAI 12h); None = cache_write
 
     def per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         cached = self.input if self.cached_input is None else self.cached_input
@@ -64,6 +64,7 @@ class ModelPrice:
     aliases: tuple[str, ...] = ()
     checked: str = ""
     origin: str = "builtin"   # "builtin" or the override file's path
+    deprecated: str = ""      # shutdown date, when a source gives one
 
     @property
     def label(self) -> str:
@@ -123,12 +124,13 @@ def _rates(entry: Mapping, where: str, base: Rates | None = None) -> Rates:
     inp = _opt(entry, names["input"], where, scale)
     out = _opt(entry, names["output"], where, scale)
     cw = entry.get("cache_write_5m", entry.get("cache_write"))
+    long_ = entry.get("cache_write_1h", entry.get("cache_write_12h"))
     return Rates(
         input=b.input if inp is None else inp,
         output=b.output if out is None else out,
         cached_input=b.cached_input if entry.get("cached_input") is None else _opt(entry, "cached_input", where),
         cache_write=b.cache_write if cw is None else _dec(cw, f"{where}, field 'cache_write'"),
-        cache_write_1h=b.cache_write_1h if entry.get("cache_write_1h") is None else _opt(entry, "cache_write_1h", where),
+        cache_write_1h=b.cache_write_1h if long_ is None else _dec(long_, f"{where}, field 'cache_write_1h'"),
     )
 
 
@@ -158,7 +160,8 @@ def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: Mod
         checked = str(checked.get("date", ""))
     return ModelPrice(key=key, provider=str(raw.get("provider") or provider), rates=rates,
                       long_context_threshold=lc_threshold, long_context=lc_rates, batch=batch,
-                      aliases=aliases, checked=str(checked or (base.checked if base else "")), origin=origin)
+                      aliases=aliases, checked=str(checked or (base.checked if base else "")), origin=origin,
+                      deprecated=str(raw.get("deprecated") or (base.deprecated if base else "")))
 
 
 def _load_yaml(path: Path) -> tuple[Any, str]:
@@ -352,7 +355,7 @@ def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknow
     prompt = count(usage.get("prompt_tokens"))
     cached = min(count(usage.get("cached_tokens")), prompt)
     write = min(count(usage.get("cache_write_tokens")), prompt - cached)
-    write_1h = min(count(usage.get("cache_write_1h_tokens")), write)
+    write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")), write)
     completion = count(usage.get("completion_tokens"))
     r_in, r_cached, r_write, r_write_1h, r_out = rates.per_kind()
     c_in = (prompt - cached - write) * r_in / _MILLION

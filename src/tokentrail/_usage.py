@@ -21,7 +21,7 @@ from typing import Any, Mapping
 CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",
              "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 #: Counts written only when non-zero.
-EXTRA_KEYS = ("cache_write_1h_tokens", "audio_prompt_tokens", "audio_completion_tokens",
+EXTRA_KEYS = ("cache_write_1h_tokens", "cache_write_12h_tokens", "audio_prompt_tokens", "audio_completion_tokens",
               "accepted_prediction_tokens", "rejected_prediction_tokens")
 
 _ANTHROPIC_MARKERS = ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
@@ -76,8 +76,9 @@ def normalize_usage(raw: Any, provider: str | None = None) -> dict:
     # Subsets can never exceed their whole (a malformed block must not produce negative costs).
     u["cached_tokens"] = min(u["cached_tokens"], u["prompt_tokens"])
     u["cache_write_tokens"] = min(u["cache_write_tokens"], u["prompt_tokens"] - u["cached_tokens"])
-    if u.get("cache_write_1h_tokens"):
-        u["cache_write_1h_tokens"] = min(u["cache_write_1h_tokens"], u["cache_write_tokens"])
+    for k in ("cache_write_1h_tokens", "cache_write_12h_tokens"):
+        if u.get(k):
+            u[k] = min(u[k], u["cache_write_tokens"])
     u["reasoning_tokens"] = min(u["reasoning_tokens"], u["completion_tokens"])
     total = count(_get(raw, "total_tokens"))
     u["total_tokens"] = total if total >= u["prompt_tokens"] + u["completion_tokens"] else (
@@ -103,6 +104,8 @@ def _read_openai_chat(raw: Any, u: dict) -> None:
     u["cache_write_tokens"] = count(_get(raw, "cache_write_tokens") or _get(pd, "cache_write_tokens"))
     u["reasoning_tokens"] = count(_get(raw, "reasoning_tokens") or _get(cd, "reasoning_tokens"))
     _set_extra(u, "cache_write_1h_tokens", _get(raw, "cache_write_1h_tokens"))
+    _set_extra(u, "cache_write_12h_tokens", _get(raw, "cache_write_12h_tokens") or
+               _get(_get(pd, "cache_write_tokens_details"), "ttl_12h_tokens"))
     _set_extra(u, "audio_prompt_tokens", _get(raw, "audio_prompt_tokens") or _get(pd, "audio_tokens"))
     _set_extra(u, "audio_completion_tokens", _get(raw, "audio_completion_tokens") or _get(cd, "audio_tokens"))
     _set_extra(u, "accepted_prediction_tokens",
@@ -119,6 +122,7 @@ def _read_openai_responses(raw: Any, u: dict) -> None:
     odt = _get(raw, "output_tokens_details")
     u["cached_tokens"] = count(_get(idt, "cached_tokens"))
     u["cache_write_tokens"] = count(_get(idt, "cache_write_tokens"))
+    _set_extra(u, "cache_write_12h_tokens", _get(_get(idt, "cache_write_tokens_details"), "ttl_12h_tokens"))
     u["reasoning_tokens"] = count(_get(odt, "reasoning_tokens"))
     _set_extra(u, "audio_prompt_tokens", _get(idt, "audio_tokens"))
 

@@ -240,3 +240,16 @@ def test_shipped_yaml_is_valid(tmp_path):
     for f in builtin_dir().glob("*.yaml"):
         data = yaml.safe_load(f.read_text())
         assert data["models"], f
+
+
+def test_openai_12h_cache_writes_priced_at_long_rate(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("models:\n  m: {input: 2, output: 8, cached_input: 0.2, cache_write: 2.5, cache_write_12h: 4}\n")
+    t = PriceTable(parse_price_file(p))
+    u = normalize_usage({"input_tokens": 10_000, "output_tokens": 100,
+                         "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 3000,
+                                                  "cache_write_tokens_details": {"ttl_12h_tokens": 1000,
+                                                                                 "ttl_30m_tokens": 2000}}})
+    assert u["cache_write_12h_tokens"] == 1000
+    # uncached 6000*2 + cached 1000*0.2 + 30m 2000*2.5 + 12h 1000*4 + out 100*8 = 12000+200+5000+4000+800
+    assert t.cost("m", u).total == Decimal("0.022")
