@@ -291,4 +291,4 @@ def log_interaction(prompt: str, response: Any, model: str | None = None, namesp
     call.usage = u if u is not None else estimate_usage(call.prompt, text, model)
     if latency_ms is not None:
         call.latency_ms = int(latency_ms)
-    return call.finish()
+    return call.finish(sync=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Callable
 
 from . import _config
 from ._config import SETTINGS
-from ._content import flatten_messages
+from ._content import flatten_messages, jsonable
+from ._ids import new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
 from ._usage import CORE_KEYS, EXTRA_KEYS, count, normalize_usage
@@ -80,14 +80,21 @@ def fallback_reason(err: dict | None) -> str | None:
 class Call:
     """One LLM call in flight. Adapters set ``model``, ``usage``, ``response_text``,
     ``finish_reason``, ``stream``, ``partial`` and call :meth:`finish` exactly once
-    (later calls are ignored)."""
+    (later calls are ignored).
 
-    __slots__ = ("provider", "name", "type", "request_model", "prompt", "messages", "params", "metadata",
-                 "sink", "namespace", "trace", "trace_id", "parent_id", "id", "retry_attempt",
+    ``finish`` does the minimum on the caller's thread (end time, error info, and the
+    price when a trace or budget needs live totals); the event itself is built on the
+    writer thread, unless a synchronous tap (``testing.capture_events``) or the caller
+    wants it now.
+    """
+
+    __slots__ = ("provider", "name", "type", "request_model", "prompt", "messages", "system", "params",
+                 "metadata", "sink", "namespace", "trace", "trace_id", "parent_id", "id", "retry_attempt",
                  "fallback_model", "fallback_reason", "budget_crossed", "start_wall", "start_perf",
                  "first_token_perf", "model", "usage", "response_text", "finish_reason", "stream", "partial",
-                 "extra", "done", "event", "batch", "count_cost", "end_wall", "latency_ms", "explicit_cost",
-                 "level")
+                 "extra", "done", "event", "batch", "count_cost", "end_wall", "end_perf", "latency_ms",
+                 "explicit_cost", "level", "capture", "base_metadata", "default_namespace", "err",
+                 "norm_usage", "cost")
 
     def __init__(self) -> None:
         self.done = False
@@ -97,37 +104,64 @@ class Call:
         if self.first_token_perf is None:
             self.first_token_perf = time.perf_counter()
 
-    def finish(self, error: BaseException | dict | None = None) -> dict | None:
-        """Build, price and queue the event; never raises. Returns the event."""
+    def finish(self, error: BaseException | dict | None = None, *, sync: bool = False) -> dict | None:
+        """Record the call; never raises. Returns the event when built synchronously."""
         if self.done:
             return self.event
         self.done = True
         try:
-            self.event = ev = self._build(error)
-            emit(ev, self.sink)
-            return ev
+            self.end_perf = time.perf_counter()
+            if self.end_wall is None:
+                self.end_wall = time.time()
+            self.err = _error_info(error)
+            if self.trace is not None or SETTINGS.budget_usd is not None or SETTINGS.max_calls is not None:
+                self._price()
+                self._record_outcome()
+            if sync or _taps:
+                ev = self.to_event()
+                emit(ev, self.sink)
+                return ev
+            WRITER.put(self.sink if self.sink is not None else _config.current_sink(), self)
+            return None
         except Exception:
             logger.exception("tokentrail: could not record the call %s (the call itself was not affected)",
                              getattr(self, "name", "?"))
             return None
 
-    def _build(self, error: BaseException | dict | None) -> dict:
-        end_perf = time.perf_counter()
-        end_wall = self.end_wall if self.end_wall is not None else time.time()
+    def _price(self) -> None:
+        if self.norm_usage is None:
+            self.norm_usage = normalize_usage(self.usage, self.provider)
+            self.cost = _config.price_table().cost(self.model or self.request_model or "", self.norm_usage,
+                                                   batch=self.batch)
+
+    def final_cost(self) -> float:
+        return self.explicit_cost if self.explicit_cost is not None else float(self.cost.total)
+
+    def _record_outcome(self) -> None:
+        if self.count_cost or self.err:
+            record_outcome(self.trace, self.request_model or self.model or "",
+                           self.final_cost() if self.count_cost else 0.0,
+                           self.norm_usage["total_tokens"] if self.count_cost else 0, fallback_reason(self.err),
+                           count_cost=self.count_cost)
+
+    def to_event(self) -> dict:
+        """The event dict (DESIGN.md); built once."""
+        if self.event is not None:
+            return self.event
+        self._price()
+        usage, cost, err = self.norm_usage, self.cost, self.err
+        model = self.model or self.request_model or ""
         latency = self.latency_ms
         if latency is None:
-            latency = int(round((end_perf - self.start_perf) * 1000))
-        usage = normalize_usage(self.usage, self.provider)
-        model = self.model or self.request_model or ""
-        cost = _config.price_table().cost(model, usage, batch=self.batch)
-        total = cost.total
-        err = _error_info(error)
-        settings = SETTINGS
-        capture = settings.capture_content
+            latency = int(round((self.end_perf - self.start_perf) * 1000))
+        capture = self.capture
+        prompt = self.prompt
+        if prompt is None:
+            prompt = flatten_messages(self.messages, self.system) if capture else ""
 
         metadata: dict = {"source": "tokentrail", "fallback_attempted": False}
-        if settings.metadata:
-            metadata.update(settings.metadata)
+        if self.base_metadata:
+            metadata.update(self.base_metadata)
         if self.trace is not None and self.trace.metadata:
             metadata.update(self.trace.metadata)
         if self.metadata:
@@ -138,9 +172,9 @@ class Call:
         if self.budget_crossed:
             metadata["budget_exceeded"] = True
 
-        inp: dict = {"model": self.request_model or model, "prompt": self.prompt if capture else ""}
+        inp: dict = {"model": self.request_model or model, "prompt": prompt if capture else ""}
         if capture and self.messages is not None:
-            inp["messages"] = self.messages
+            inp["messages"] = jsonable(self.messages)
         if self.params:
             inp["params"] = self.params
 
@@ -151,25 +185,19 @@ class Call:
         if usage.get("estimated"):
             usage_out["estimated"] = True
 
-        final_cost = float(total)
-        ev: dict = {
-            "traceId": self.trace_id,
-            "id": self.id,
-        }
+        ev: dict = {"traceId": self.trace_id, "id": self.id}
         if self.parent_id:
             ev["parentId"] = self.parent_id
-        ev.update({
-            "type": self.type,
-            "name": self.name,
-            "startTime": format_ts(self.start_wall),
-            "endTime": format_ts(end_wall),
-            "level": self.level or ("error" if err else "info"),
-            "status": "error" if err else "success",
-            "provider": self.provider,
-            "namespace": self.namespace or settings.namespace,
-            "input": inp,
-            "model": model,
-        })
+        ev["type"] = self.type
+        ev["name"] = self.name
+        ev["startTime"] = format_ts(self.start_wall)
+        ev["endTime"] = format_ts(self.end_wall)
+        ev["level"] = self.level or ("error" if err else "info")
+        ev["status"] = "error" if err else "success"
+        ev["provider"] = self.provider
+        ev["namespace"] = self.namespace or self.default_namespace
+        ev["input"] = inp
+        ev["model"] = model
         out: dict = {}
         if capture and self.response_text is not None:
             out["response"] = self.response_text
@@ -178,11 +206,10 @@ class Call:
         if out:
             ev["output"] = out
         ev["usage"] = usage_out
-        if self.explicit_cost is not None:
-            final_cost = self.explicit_cost
-            if not _close(self.explicit_cost, float(total)) and cost.known:
-                ev["cost_mismatch"] = {"logged": self.explicit_cost, "computed": float(total)}
-        ev["cost"] = final_cost
+        computed = float(cost.total)
+        if self.explicit_cost is not None and not _close(self.explicit_cost, computed) and cost.known:
+            ev["cost_mismatch"] = {"logged": self.explicit_cost, "computed": computed}
+        ev["cost"] = self.final_cost()
         ev["cost_details"] = cost.details()
         ev["pricing"] = cost.pricing
         if cost.long_context:
@@ -202,10 +229,7 @@ class Call:
         if self.extra:
             ev.update(self.extra)
         ev["schema_version"] = SCHEMA_VERSION
-        if self.count_cost or err:
-            record_outcome(self.trace, self.request_model or model, final_cost if self.count_cost else 0.0,
-                           usage["total_tokens"] if self.count_cost else 0, fallback_reason(err),
-                           count_cost=self.count_cost)
+        self.event = ev
         return ev
 
 
@@ -225,7 +249,10 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
                batch: bool = False) -> Call:
     """Begin recording a call. Raises :class:`BudgetExceeded` (only that) when a budget says stop.
 
-    ``prompt`` defaults to the flattened ``messages`` (and Anthropic ``system``).
+    ``prompt`` defaults to the flattened ``messages`` (and Anthropic ``system``); the
+    flattening happens off the caller's thread unless a trace needs it for retry
+    detection. ``messages`` is copied (shallowly) now, because callers keep appending
+    to their message lists after the call.
     """
     c = Call()
     c.start_perf = time.perf_counter()
@@ -233,38 +260,45 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     c.provider, c.name, c.type = provider, name, type
     c.request_model = request_model or ""
     c.metadata, c.sink, c.namespace, c.params, c.batch = metadata, sink, namespace, params, batch
-    c.messages = messages
+    settings = SETTINGS
+    c.capture = settings.capture_content
+    c.base_metadata = settings.metadata
+    c.default_namespace = settings.namespace
     c.model = c.usage = c.response_text = c.finish_reason = c.first_token_perf = None
     c.stream = c.partial = False
-    c.extra = None
+    c.extra = c.err = c.norm_usage = c.cost = None
     c.count_cost = True
-    c.end_wall = c.latency_ms = c.explicit_cost = c.level = None
-    c.id = str(uuid.uuid4())
+    c.end_wall = c.end_perf = c.latency_ms = c.explicit_cost = c.level = None
+    c.id = new_id()
+    c.prompt = prompt
+    c.system = system
+    c.messages = None
     tr = current_trace()
     c.trace = tr
     c.retry_attempt, c.fallback_model, c.fallback_reason, c.budget_crossed = 0, None, None, False
     try:
-        if prompt is None:
-            prompt = flatten_messages(messages, system) if (messages is not None or system) else ""
-        c.prompt = prompt
+        if messages is not None and c.capture or (tr is not None and prompt is None):
+            c.messages = list(messages) if isinstance(messages, (list, tuple)) else messages
         if tr is not None:
             c.trace_id = trace_id or tr.trace_id
             c.parent_id = parent_id or (tr.span_id if (tr.parent is not None or getattr(tr, "_is_span", False))
                                         else None)
+            if c.prompt is None:
+                c.prompt = flatten_messages(c.messages, system) if (c.messages is not None or system) else ""
         else:
-            c.trace_id = trace_id or str(uuid.uuid4())
+            c.trace_id = trace_id or new_id()
             c.parent_id = parent_id
-        crossed = check_budgets(tr, SETTINGS)
-        c.budget_crossed = bool(crossed)
-        c.retry_attempt, c.fallback_model, c.fallback_reason = classify_attempt(
-            tr, c.request_model, prompt_key(prompt))
+        if tr is not None or settings.budget_usd is not None or settings.max_calls is not None:
+            c.budget_crossed = bool(check_budgets(tr, settings))
+        if tr is not None:
+            c.retry_attempt, c.fallback_model, c.fallback_reason = classify_attempt(
+                tr, c.request_model, prompt_key(c.prompt))
     except BudgetExceeded:
         raise
     except Exception:
         logger.exception("tokentrail: error while starting to record %s (the call goes on)", name)
-        c.prompt = c.prompt if hasattr(c, "prompt") else ""
         if not hasattr(c, "trace_id"):
-            c.trace_id, c.parent_id = str(uuid.uuid4()), None
+            c.trace_id, c.parent_id = new_id(), None
     return c
 
 
@@ -334,7 +368,8 @@ def log_event(**fields: Any) -> dict | None:
     err = fields.get("error")
     if err is None and (fields.get("status") == "error" or fields.get("level") == "error"):
         err = {"type": "Error", "message": ""}
-    return c.finish(err if isinstance(err, dict) or err is None else {"type": "Error", "message": str(err)})
+    return c.finish(err if isinstance(err, dict) or err is None else {"type": "Error", "message": str(err)},
+                    sync=True)
 
 
 def _guess_provider(model: str) -> str:

@@ -15,8 +15,9 @@ import functools
 import inspect
 import logging
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+
+from ._ids import new_id
 from typing import Any, Callable
 
 logger = logging.getLogger("tokentrail")
@@ -87,7 +88,7 @@ class trace:
         self.max_calls = max_calls
         self.on_exceed = on_exceed
         self.trace_id: str = trace_id or ""
-        self.span_id: str = uuid.uuid4().hex
+        self.span_id: str = new_id()
         self.parent: trace | None = None
         self.metadata: dict = dict(self._own_metadata)
         self._totals = _Totals()
@@ -128,7 +129,7 @@ class trace:
             self.metadata = {**parent.metadata, **self._own_metadata}
             self._retry = parent._retry if self.trace_id == parent.trace_id else _RetryState()
         else:
-            self.trace_id = self._given_id or str(uuid.uuid4())
+            self.trace_id = self._given_id or new_id()
             self._retry = _RetryState()
         self._tokens.append(_current.set(self))
         return self

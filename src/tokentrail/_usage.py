@@ -43,6 +43,8 @@ def count(value: Any) -> int:
 def _get(obj: Any, key: str) -> Any:
     if obj is None:
         return None
+    if type(obj) is dict:          # the common case, without the slow ABC check
+        return obj.get(key)
     if isinstance(obj, Mapping):
         return obj.get(key)
     try:

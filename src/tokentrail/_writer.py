@@ -115,6 +115,11 @@ class Writer:
                 if sink is _FLUSH:
                     flushes.append(item)
                     break   # everything before the marker is in this batch
+                if type(item) is not dict:
+                    # A finished call whose event is built here, off the caller's thread.
+                    item = materialize(item)
+                    if item is None:
+                        continue
                 b = batches.get(id(sink))
                 if b is None:
                     batches[id(sink)] = b = (sink, [])
@@ -147,6 +152,15 @@ class Writer:
                     s.after_fork()
                 except Exception:
                     pass
+
+
+def materialize(item: Any) -> dict | None:
+    """Turn a queued call into its event dict (None if that fails; the failure is logged)."""
+    try:
+        return item.to_event()
+    except Exception:
+        logger.exception("tokentrail: could not build an event (the call itself was not affected)")
+        return None
 
 
 def _can_start_threads() -> bool:
