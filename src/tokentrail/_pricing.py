@@ -25,6 +25,7 @@ from ._usage import count
 
 logger = logging.getLogger("tokentrail")
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader when available: ~7x faster
 _MILLION = Decimal(1_000_000)
 _ZERO = Decimal(0)
 RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "cache_write_5m", "cache_write_1h")
@@ -173,7 +174,7 @@ def _load_yaml(path: Path) -> tuple[Any, str]:
     except (OSError, UnicodeDecodeError) as e:
         raise PricingError(f"pricing file {str(path)!r} cannot be read ({e}); give a UTF-8 YAML file") from None
     try:
-        return yaml.safe_load(text), text
+        return yaml.load(text, Loader=_Loader), text
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

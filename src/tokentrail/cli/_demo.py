@@ -1,0 +1,78 @@
+"""``tokentrail demo``: run :func:`tokentrail.demo.run_demo`, then print the report of what it wrote."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ._common import check_writable_sink, default_sink_spec, require, resolve_sink_spec, use_pricing
+from ._errors import CliError
+
+NAMESPACE = "demo"
+
+
+def run(args: argparse.Namespace) -> int:
+    import tokentrail
+    from .._time import format_ts
+
+    spec = args.sink or default_sink_spec()
+    sink = resolve_sink_spec(spec, "--sink")
+    source = check_writable_sink(sink, "--sink")
+    use_pricing(None, "")                                   # a broken TOKENTRAIL_PRICING fails now
+    require("openai", "the demo")
+    require("anthropic", "the demo")
+    render = None
+    if source is not None and not args.quiet:
+        render = require("tokentrail.analysis", "the report engine", "build_report", "render_report")
+
+    path = getattr(sink, "path", None)
+    had_events = bool(path) and os.path.isfile(path) and os.path.getsize(path) > 0
+    tokentrail.configure(sink=spec, namespace=NAMESPACE, enabled=True)
+    from ..demo import SCENARIOS, run_demo
+    from ..testing import capture_events
+
+    lost_before = tokentrail.stats()["lost"]
+    try:
+        with capture_events() as events:
+            run = run_demo(namespace=NAMESPACE)
+    except NotImplementedError as e:
+        raise CliError(f"the demo needs tokentrail.attach, which this installation does not provide ({e})") from None
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("tokentrail"):
+            raise CliError(f"the demo needs {e.name}, which is not part of this tokentrail installation; "
+                           "reinstall tokentrail") from None
+        raise
+    if not tokentrail.flush(timeout=30):
+        raise CliError(f"the demo's events could not all be written to {spec!r} within 30 s")
+    lost = tokentrail.stats()["lost"] - lost_before
+    if lost:
+        raise CliError(f"{lost} of the demo's {len(events)} events could not be written to {spec!r} "
+                       "(see the message above)")
+    if not events:
+        raise CliError("the demo ran but recorded no events: tokentrail.attach did not instrument the clients")
+
+    where = source or spec
+    if args.quiet:
+        if source is not None:
+            sys.stdout.write(source + "\n")
+        return 0
+    # In json/csv mode stdout carries only the report; the summary goes to stderr.
+    info = sys.stdout if args.format == "table" and render is not None else sys.stderr
+    errors = sum(1 for e in events if e.get("status") == "error")
+    cost = sum(float(e.get("cost") or 0) for e in events)
+    info.write(f"Ran {len(SCENARIOS)} scenarios, {len(events)} calls ({errors} failed, ${cost:.6f}) in "
+               f"{run.seconds:.2f} s against the in-process fake API: no key, no network.\n"
+               f"Wrote {len(events)} events (namespace {NAMESPACE!r}) to {where}"
+               + (" after the events already there" if had_events else "") + ".\n")
+    if render is None:
+        return 0
+    build_report, render_report = render
+    report = build_report([source], by=["model", "metadata.team"], namespace=NAMESPACE,
+                          since=format_ts(run.started - 0.001), top=5)
+    text = render_report(report, fmt=args.format)
+    if args.format == "table":
+        info.write(f"\nReport of this run (`tokentrail report {source} --namespace {NAMESPACE} --by metadata.team` "
+                   "shows every run):\n\n")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

@@ -1,0 +1,96 @@
+"""The command line as a whole: entry points, help with examples, exit codes, error lines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tokentrail import cli as tcli
+from tokentrail.cli import main
+
+from .conftest import assert_user_error, clean_env
+
+COMMANDS = [
+    ["demo"], ["report"], ["analyze"], ["log"], ["export"], ["pricing"],
+    ["pricing", "list"], ["pricing", "show"], ["pricing", "init"],
+]
+
+
+def test_console_script_next_to_python(tmp_path):
+    script = Path(sys.executable).with_name("tokentrail")
+    if not script.exists():
+        pytest.skip("no tokentrail console script next to this interpreter (package not installed)")
+    proc = subprocess.run([str(script), "--help"], cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Example:" in proc.stdout and "Exit codes:" in proc.stdout
+    for cmd in ("demo", "report", "log", "export", "pricing"):
+        assert cmd in proc.stdout
+    assert os.listdir(tmp_path) == []
+
+
+def test_python_dash_m_version(cli):
+    proc = cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("tokentrail ")
+
+
+def test_no_command_is_a_usage_error(cli, tmp_path):
+    proc = cli()
+    assert_user_error(proc, 2, "choose a command")
+    assert proc.stdout == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_unknown_command_and_flag(cli):
+    assert_user_error(cli("frobnicate"), 2, "invalid choice", "tokentrail --help")
+    assert_user_error(cli("pricing", "list", "--bogus"), 2, "unrecognized arguments", "--bogus")
+    assert_user_error(cli("pricing"), 2, "list, show or init")
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(cmd, capsys):
+    with pytest.raises(SystemExit) as ex:
+        main([*cmd, "--help"])
+    assert ex.value.code == 0
+    out = capsys.readouterr().out
+    assert "Example:" in out
+    assert "  tokentrail " in out.split("Example:", 1)[1]
+    assert "Exit codes:" in out and "2  bad command line" in out
+
+
+def test_unexpected_error_is_one_line_with_debug_hint(monkeypatch, capsys):
+    def boom(args):
+        raise RuntimeError("something broke\ninside")
+    monkeypatch.setattr("tokentrail.cli._pricing.run_list", boom)
+    monkeypatch.delenv("TOKENTRAIL_DEBUG", raising=False)
+    assert main(["pricing", "list"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("tokentrail: error: unexpected RuntimeError: something broke inside")
+    assert "TOKENTRAIL_DEBUG=1" in err[0]
+    monkeypatch.setenv("TOKENTRAIL_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["pricing", "list"])
+
+
+def test_known_library_errors_become_one_sentence():
+    from tokentrail import PricingError, SinkError
+    assert tcli.translate(SinkError("bad sink")).exit_code == 2
+    assert tcli.translate(PricingError("bad file")).exit_code == 1
+    assert tcli.translate(FileNotFoundError(2, "No such file or directory", "x.jsonl")).exit_code == 1
+    assert tcli.translate(RuntimeError("bug")) is None
+
+
+def test_cli_and_commands_do_not_import_the_sdks(tmp_path):
+    code = ("import sys\nfrom tokentrail.cli import main\nimport tokentrail.demo\n"
+            "rc = main(['pricing', 'show', 'gpt-4o'])\n"
+            "bad = [m for m in ('openai', 'anthropic', 'httpx2', 'tokentrail.analysis') if m in sys.modules]\n"
+            "assert rc == 0 and not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
