@@ -69,6 +69,12 @@ def detach(client: Any) -> Any:
     return _detach(client)
 
 
+def is_attached(client: Any) -> bool:
+    """True when ``client`` (or the client it was copied from) is attached."""
+    from .instrument import is_attached as _is
+    return _is(client)
+
+
 def capture(fn: Any = None, **kwargs: Any) -> Any:
     """Record a custom LLM function; ``@capture`` or ``@capture(name=..., model=..., provider=...)``."""
     from ._capture import capture as _capture
@@ -102,7 +108,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "attach", "detach", "configure", "trace", "capture", "log_event", "log_interaction", "flush",
+    "attach", "detach", "is_attached", "configure", "trace", "capture", "log_event", "log_interaction", "flush",
     "shutdown", "stats", "price_table", "current_trace", "propagate", "ContextThreadPoolExecutor",
     "BudgetExceeded", "PricingError", "SinkError", "JsonlSink", "StdoutSink", "SqliteSink", "MemorySink",
     "CallableSink", "FanoutSink", "resolve_sink", "export_models", "export_prompts", "__version__",

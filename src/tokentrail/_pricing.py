@@ -378,14 +378,25 @@ def builtin_dir() -> Path:
     return here.parent.parent / "pricing"
 
 
+_builtin_cache: dict[tuple, list[ModelPrice]] = {}
+
+
 def load_builtin() -> list[ModelPrice]:
-    entries: list[ModelPrice] = []
+    """The shipped entries; parsed once per process (until a table file changes)."""
     d = builtin_dir()
-    for f in sorted(d.glob("*.yaml")):
+    files = sorted(d.glob("*.yaml"))
+    key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+    cached = _builtin_cache.get(key)
+    if cached is not None:
+        return list(cached)
+    entries: list[ModelPrice] = []
+    for f in files:
         entries.extend(parse_price_file(f, provider=f.stem, builtin=True))
+    _builtin_cache.clear()
+    _builtin_cache[key] = entries
     if not entries:
         logger.error("tokentrail: no price tables found in %s; every model will be priced as unknown", d)
-    return entries
+    return list(entries)
 
 
 def load_table(override: str | os.PathLike | None = None, default: Rates | None = None) -> PriceTable:

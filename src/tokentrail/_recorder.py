@@ -176,7 +176,10 @@ class Call:
         if capture and self.messages is not None:
             inp["messages"] = jsonable(self.messages)
         if self.params:
-            inp["params"] = self.params
+            params = self.params
+            if not capture and "prediction" in params:   # predicted outputs are user text
+                params = {k: v for k, v in params.items() if k != "prediction"}
+            inp["params"] = params
 
         usage_out = {k: usage[k] for k in CORE_KEYS}
         for k in EXTRA_KEYS:

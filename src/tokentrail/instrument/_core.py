@@ -1,0 +1,873 @@
+"""The generic half of ``attach``: one hook on the SDK base client's ``request``, a
+per-client switch, and the watching of streams without changing them.
+
+Every resource method, ``.parse()``/``.stream()`` helper and ``with_raw_response`` /
+``with_streaming_response`` wrapper of the openai and anthropic SDKs ends in
+``client.request(cast_to, options, stream=..., stream_cls=...)``, looked up on the
+client at call time. Wrapping that method once, at class level, therefore sees every
+call of every client, including copies and wrappers built before ``attach``. The hook
+does nothing for a client whose ``__dict__`` lacks the attach marker, so an unattached
+client pays one dict lookup. Provider knowledge (which paths cost tokens, how usage and
+stream events look) lives in the adapters: :mod:`.openai` and :mod:`.anthropic`.
+
+Rule of this module: tokentrail's own failures are logged and swallowed; the provider's
+exceptions reach the caller unchanged, after an error event is recorded.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import json
+import logging
+import threading
+import weakref
+from typing import Any, Callable, Mapping
+
+import wrapt
+
+from .._config import SETTINGS
+from .._content import jsonable
+from .._recorder import Call, start_call
+from .._trace import BudgetExceeded, current_trace
+
+logger = logging.getLogger("tokentrail")
+
+#: Key of the per-client switch in the client instance's ``__dict__``.
+ATTR = "_tokentrail_attach"
+
+#: Name of an SDK helper that sets no request header (openai ``responses.stream``).
+HELPER: contextvars.ContextVar[str | None] = contextvars.ContextVar("tokentrail_helper", default=None)
+
+#: While a stream helper's manager is entered: the Recordings of the streams opened inside.
+_OPENED: contextvars.ContextVar[list | None] = contextvars.ContextVar("tokentrail_opened", default=None)
+
+_lock = threading.RLock()
+_wrapped_copy: set[tuple[type, str]] = set()
+
+
+class AttachState:
+    """What ``attach`` was given for one client (shared with the copies made from it)."""
+
+    __slots__ = ("adapter", "metadata", "sink", "namespace", "cloud")
+
+    def __init__(self, adapter: Any, metadata: dict | None, sink: Any, namespace: str | None,
+                 cloud: str | None) -> None:
+        self.adapter = adapter
+        self.metadata = metadata
+        self.sink = sink
+        self.namespace = namespace
+        self.cloud = cloud
+
+
+class Endpoint:
+    """What an adapter found out about one request before it is sent.
+
+    ``messages`` is the caller's own list (snapshotted by :func:`_begin` only when
+    needed), ``system`` a system prompt shown first; ``prompt`` a ready prompt string for
+    endpoints without messages.
+    """
+
+    __slots__ = ("name", "type", "request_model", "prompt", "messages", "system", "params", "read_result",
+                 "new_stream", "inject", "stream")
+
+    def __init__(self, name: str, *, type: str = "generation", request_model: Any = None, prompt: str | None = None,
+                 messages: Any = None, system: Any = None, params: dict | None = None,
+                 read_result: Callable[[Call, Any], None] | None = None,
+                 new_stream: Callable[[Call, "Endpoint", bool], Any] | None = None,
+                 inject: Callable[[], bool] | None = None, stream: bool = False) -> None:
+        self.name = name
+        self.type = type
+        self.request_model = request_model if isinstance(request_model, str) else None
+        self.prompt = prompt
+        # Only real sequences: a generator must stay unread for the SDK.
+        self.messages = messages if isinstance(messages, (list, tuple)) else None
+        self.system = system if isinstance(system, (str, list, tuple)) and system else None
+        self.params = params
+        self.read_result = read_result
+        self.new_stream = new_stream
+        self.inject = inject      # run only once recording has started; True if it changed the request
+        self.stream = stream
+
+    def snapshot(self) -> list | None:
+        """The messages as JSON, copied now: callers mutate their lists after the call."""
+        if self.messages is None:
+            return None
+        msgs = [_copy_message(m) for m in self.messages]
+        if self.system is not None:
+            msgs.insert(0, {"role": "system", "content": jsonable(self.system)})
+        return msgs
+
+
+def _copy_message(m: Any) -> Any:
+    # The common message, {"role": ..., "content": "text"}, is copied without the general walk.
+    if type(m) is dict:
+        for v in m.values():
+            if type(v) is not str or v.startswith("data:"):
+                return jsonable(m)
+        return dict(m)
+    return jsonable(m)
+
+
+def get(obj: Any, key: str) -> Any:
+    """``obj[key]`` or ``obj.key`` (SDK models and raw JSON dicts alike); None when missing."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    try:
+        return getattr(obj, key, None)
+    except Exception:
+        return None
+
+
+def given(value: Any) -> bool:
+    """False for None and the SDKs' NotGiven / Omit sentinels."""
+    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
+
+
+def lower_headers(options: Any) -> dict:
+    hdrs = getattr(options, "headers", None)
+    if not isinstance(hdrs, Mapping) or not hdrs:
+        return {}
+    return {k.lower(): v for k, v in hdrs.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+# --------------------------------------------------------------------------- patches
+
+def wrap_once(owner: Any, name: str, wrapper: Callable) -> bool:
+    """Wrap ``owner.name`` with a wrapt wrapper unless ours is already there."""
+    with _lock:
+        current = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+        if current is None:
+            return False
+        if isinstance(current, wrapt.FunctionWrapper) and getattr(current, "_self_wrapper", None) is wrapper:
+            return True
+        wrapt.wrap_function_wrapper(owner, name, wrapper)
+        return True
+
+
+def install_copy_hooks(cls: type, base: type) -> None:
+    """Make ``copy()`` / ``with_options()`` of an attached client hand the switch to the copy.
+
+    Both names are wrapped on every class of the client's MRO that defines them
+    (``with_options = copy`` is an alias taken when each class body ran).
+    """
+    for klass in cls.__mro__:
+        if klass is object or not (isinstance(klass, type) and issubclass(klass, base)):
+            continue
+        for name in ("copy", "with_options"):
+            if name in klass.__dict__ and (klass, name) not in _wrapped_copy:
+                with _lock:
+                    if (klass, name) in _wrapped_copy:
+                        continue
+                    try:
+                        wrapt.wrap_function_wrapper(klass, name, _copy_wrapper)
+                    except Exception:
+                        logger.exception("tokentrail: could not hook %s.%s (copies of attached clients will "
+                                         "not be recorded)", klass.__name__, name)
+                    _wrapped_copy.add((klass, name))
+
+
+def _copy_wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    new = wrapped(*args, **kwargs)
+    try:
+        st = instance.__dict__.get(ATTR) if instance is not None else None
+        if st is not None and new is not None and new is not instance:
+            new.__dict__[ATTR] = st
+    except Exception:
+        logger.exception("tokentrail: could not attach a client copy (the copy works, unrecorded)")
+    return new
+
+
+def helper_enter(name: str) -> Callable:
+    """A wrapper for a helper manager's ``__enter__`` that names the requests made inside it."""
+    def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+        tok = HELPER.set(name)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            HELPER.reset(tok)
+    return wrapper
+
+
+def helper_aenter(name: str) -> Callable:
+    def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+        async def run() -> Any:
+            tok = HELPER.set(name)
+            try:
+                return await wrapped(*args, **kwargs)
+            finally:
+                HELPER.reset(tok)
+        return run()
+    return wrapper
+
+
+def rewatch_enter(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``__enter__`` of a stream helper. Older ones (anthropic 0.4x) build their own raw
+    stream over the response of the one the request returned: the watch moves to it."""
+    opened: list = []
+    tok = _OPENED.set(opened)
+    helper = None
+    try:
+        helper = wrapped(*args, **kwargs)
+        return helper
+    finally:
+        _OPENED.reset(tok)
+        if opened:
+            _safe(lambda: _rewatch(helper, opened, False))
+
+
+def rewatch_aenter(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    async def run() -> Any:
+        opened: list = []
+        tok = _OPENED.set(opened)
+        helper = None
+        try:
+            helper = await wrapped(*args, **kwargs)
+            return helper
+        finally:
+            _OPENED.reset(tok)
+            if opened:
+                _safe(lambda: _rewatch(helper, opened, True))
+    return run()
+
+
+def _rewatch(helper: Any, opened: list, is_async: bool) -> None:
+    raw = getattr(helper, "_raw_stream", None)
+    for rec in opened:
+        w = rec.watched() if rec.watched is not None else None
+        if raw is not None and w is not raw and getattr(w, "__wrapped__", None) is not raw:
+            rec.rewatch(raw, is_async)
+        elif w is not None:
+            rec.finalizer = weakref.finalize(w, rec.abandoned)
+        else:
+            rec.abandoned()
+
+
+# --------------------------------------------------------------------------- the request hook
+
+#: Recordable parameters that carry prompt or completion text (dropped when capture is off).
+_CONTENT_PARAMS = frozenset(("prediction",))
+
+
+def _split(args: tuple, kwargs: dict) -> tuple[Any, bool]:
+    options = args[1] if len(args) > 1 else kwargs.get("options")
+    return options, bool(kwargs.get("stream", False))      # keyword-only in every SDK version
+
+
+def _begin(st: AttachState, client: Any, args: tuple, kwargs: dict) -> "Recording | None":
+    """Plan and start recording one request; None when it is not recorded. Only
+    :class:`BudgetExceeded` escapes."""
+    try:
+        options, stream = _split(args, kwargs)
+        if options is None:
+            return None
+        ep = st.adapter.plan(client, options, stream, st)
+        if ep is None:
+            return None
+        ep.stream = stream
+        capture = SETTINGS.capture_content
+        params = ep.params
+        if params and not capture:
+            params = {k: v for k, v in params.items() if k not in _CONTENT_PARAMS}
+        # The prompt is flattened from the snapshot later, off the caller's thread (the
+        # recorder does it now only when a trace needs it to number retries).
+        messages = ep.snapshot() if (capture or current_trace() is not None) else None
+        call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
+                          prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
+                          sink=st.sink, namespace=st.namespace)
+    except BudgetExceeded:
+        raise
+    except Exception:
+        logger.exception("tokentrail: could not start recording a call (the call goes on unrecorded)")
+        return None
+    rec = Recording(call, ep)
+    try:
+        if st.cloud:
+            call.extra = {"cloud": st.cloud}
+        if stream:
+            call.stream = True
+        if ep.inject is not None:
+            rec.injected = bool(ep.inject())
+    except Exception:
+        logger.exception("tokentrail: error while preparing %s (the call goes on)", ep.name)
+    return rec
+
+
+def sync_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Class-level wrapper of ``SyncAPIClient.request``."""
+    st = instance.__dict__.get(ATTR) if instance is not None else None
+    if st is None or not SETTINGS.enabled:
+        return wrapped(*args, **kwargs)
+    rec = _begin(st, instance, args, kwargs)
+    if rec is None:
+        return wrapped(*args, **kwargs)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        rec.failed(exc)
+        raise
+    return rec.returned(result, False)
+
+
+def async_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Class-level wrapper of ``AsyncAPIClient.request`` (returns the awaitable)."""
+    st = instance.__dict__.get(ATTR) if instance is not None else None
+    if st is None or not SETTINGS.enabled:
+        return wrapped(*args, **kwargs)
+    return _arun(st, wrapped, instance, args, kwargs)
+
+
+async def _arun(st: AttachState, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    rec = _begin(st, instance, args, kwargs)
+    if rec is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        rec.failed(exc)
+        raise
+    return rec.returned(result, True)
+
+
+# --------------------------------------------------------------------------- one call in flight
+
+class Recording:
+    """The bookkeeping of one recorded call until its event is written.
+
+    A plain call finishes at once. A stream finishes on exhaustion, error, ``close()``,
+    ``with`` exit, the close of its HTTP response, or (abandoned) when it is collected.
+    A ``with_streaming_response`` response finishes when the user reads, parses or
+    closes it; tokentrail never reads a body the user did not read.
+    """
+
+    __slots__ = ("call", "ep", "acc", "injected", "in_next", "in_read", "observing", "watched", "http_ref",
+                 "finalizer", "__weakref__")
+
+    def __init__(self, call: Call, ep: Endpoint) -> None:
+        self.call = call
+        self.ep = ep
+        self.acc: Any = None
+        self.injected = False
+        self.in_next = False
+        self.in_read = False
+        self.observing = True
+        self.watched: Any = None
+        self.http_ref: Any = None
+        self.finalizer: Any = None
+
+    # -- outcomes -------------------------------------------------------------------
+    def failed(self, exc: BaseException) -> None:
+        """The request raised (provider error, timeout, cancellation): error event."""
+        try:
+            partial = getattr(exc, "completion", None)   # openai LengthFinishReasonError: tokens were billed
+            if partial is not None and self.ep.read_result is not None:
+                self.ep.read_result(self.call, partial)
+        except Exception:
+            logger.exception("tokentrail: could not read the usage of a failed %s", self.ep.name)
+        self.call.finish(error=exc)
+
+    def returned(self, result: Any, is_async: bool) -> Any:
+        """The request returned: record now, or hand back a watched stream / raw response."""
+        try:
+            if _is_raw_response(result):
+                return self._raw(result, is_async)
+            if self.ep.stream and _is_stream(result):
+                return self.wrap_stream(result, is_async)
+            if type(result).__module__.startswith("httpx"):      # client.post(..., cast_to=httpx.Response)
+                self.finish_with(None if self.ep.stream else _read_json(result))
+            else:
+                self.finish_with(result)
+        except Exception:
+            logger.exception("tokentrail: could not record %s (the call itself was not affected)", self.ep.name)
+            self.call.finish()
+        return result
+
+    def finish_with(self, obj: Any) -> None:
+        if self.call.done:
+            return
+        try:
+            if obj is not None and self.ep.read_result is not None:
+                self.ep.read_result(self.call, obj)
+        except Exception:
+            logger.exception("tokentrail: could not read the response of %s", self.ep.name)
+        self._detach_finalizer()
+        self.call.finish()
+
+    def end(self, exc: BaseException | None = None, *, early: bool = False) -> None:
+        """Finish a stream: exhausted (``exc`` None), failed (``exc``) or stopped early."""
+        call = self.call
+        if call.done:
+            return
+        error: BaseException | dict | None = None
+        try:
+            acc = self.acc
+            if acc is not None:
+                acc.apply(call)
+                error = acc.error
+            if exc is not None:
+                if isinstance(exc, Exception):
+                    error = exc
+                else:                       # KeyboardInterrupt, task cancelled: the stream stopped early
+                    call.partial = True
+            elif early and not (acc is not None and acc.complete):
+                call.partial = True
+        except Exception:
+            logger.exception("tokentrail: could not summarize the stream of %s", self.ep.name)
+        self._detach_finalizer()
+        call.finish(error=error)
+
+    def abandoned(self) -> None:
+        """Collected without being finished (a stream dropped mid-way, a body never read)."""
+        if self.ep.stream or self.watched is not None:
+            self.end(early=True)
+        else:
+            self.finish_with(None)
+
+    def _detach_finalizer(self) -> None:
+        f = self.finalizer
+        if f is not None:
+            self.finalizer = None
+            try:
+                f.detach()
+            except Exception:
+                pass
+
+    # -- streams --------------------------------------------------------------------
+    def wrap_stream(self, stream: Any, is_async: bool) -> Any:
+        """Watch ``stream``; returns what the caller gets (the same object when possible)."""
+        w = self.watched() if self.watched is not None else None
+        if w is not None:
+            return w
+        if self.ep.new_stream is not None:
+            try:
+                self.acc = self.ep.new_stream(self.call, self.ep, self.injected)
+            except Exception:
+                logger.exception("tokentrail: could not watch the stream of %s", self.ep.name)
+        self.observing = self.acc is not None
+        self._detach_finalizer()     # a raw response's: the stream now carries the call
+        try:
+            watched = stream if swap_iterator(stream, self, is_async) else None
+        except Exception:
+            logger.exception("tokentrail: could not watch the stream of %s", self.ep.name)
+            watched = None
+        if watched is None:          # an SDK without ``_iterator``: a proxy that iterates for it
+            watched = (AsyncStreamProxy if is_async else StreamProxy)(stream, self)
+        self.watched = weakref.ref(watched)     # weak: the finalizer below keeps this Recording alive
+        try:
+            hook_http_close(getattr(stream, "response", None), self, is_async)
+            opened = _OPENED.get()
+            if opened is not None:
+                opened.append(self)             # inside a helper's __enter__: see _rewatch
+            else:
+                self.finalizer = weakref.finalize(watched, self.abandoned)
+        except Exception:
+            logger.exception("tokentrail: could not hook the stream of %s", self.ep.name)
+        return watched
+
+    def rewatch(self, stream: Any, is_async: bool) -> None:
+        """Move the watch to ``stream``, which a helper built over the same response."""
+        if self.call.done or not swap_iterator(stream, self, is_async):
+            return
+        self._detach_finalizer()
+        self.watched = weakref.ref(stream)
+        self.finalizer = weakref.finalize(stream, self.abandoned)
+
+    def observe_failed(self) -> None:
+        self.observing = False
+        logger.exception("tokentrail: stopped reading the stream of %s (the stream goes on)", self.ep.name)
+
+    def on_http_close(self) -> None:
+        """The HTTP response was closed (by the SDK, a helper, or the user)."""
+        if self.in_next or self.in_read or self.call.done:
+            return
+        if self.watched is not None:
+            self.end(early=True)
+        elif not self.ep.stream:
+            ref = self.http_ref
+            self.finish_with(_read_json(ref() if ref is not None else None))
+        else:
+            self.end(early=True)   # an SSE body the user read by hand: usage unknown
+
+    # -- raw / streaming responses ------------------------------------------------------
+    def _raw(self, resp: Any, is_async: bool) -> Any:
+        http = getattr(resp, "http_response", None)
+        sse = self.ep.stream
+        if not sse and http is not None and hasattr(http, "_content"):
+            self.finish_with(_read_json(http))       # the SDK already read the body
+            return resp
+        # The body is the user's to read: record when they parse, read or close it.
+        self.http_ref = weakref.ref(http) if http is not None else None
+        hook_parse(resp, self, is_async)
+        if http is not None:
+            hook_http_close(http, self, is_async)
+            if not sse:
+                hook_http_read(http, self, is_async)
+        try:
+            self.finalizer = weakref.finalize(resp, self.abandoned)
+        except TypeError:
+            pass
+        return resp
+
+    def parsed(self, result: Any, is_async: bool) -> Any:
+        """What ``APIResponse.parse()`` returned: a stream to watch or the final object."""
+        try:
+            if _is_stream(result):
+                w = self.watched() if self.watched is not None else None
+                if w is None:
+                    return self.wrap_stream(result, hasattr(type(result), "__anext__"))
+                if w is result or getattr(w, "__wrapped__", None) is result:
+                    return w
+                return result
+            self.finish_with(result)
+        except Exception:
+            logger.exception("tokentrail: could not record %s (the call itself was not affected)", self.ep.name)
+        return result
+
+
+def _is_stream(obj: Any) -> bool:
+    return hasattr(type(obj), "__stream__")
+
+
+_raw_types: dict[type, bool] = {}
+
+
+def _is_raw_response(obj: Any) -> bool:
+    """An SDK ``APIResponse`` / ``LegacyAPIResponse`` (what the raw-response wrappers return)."""
+    cls = type(obj)
+    hit = _raw_types.get(cls)
+    if hit is None:
+        hit = _raw_types[cls] = (hasattr(cls, "http_request") and hasattr(cls, "parse")
+                                 and not hasattr(cls, "__stream__"))
+    return hit
+
+
+def _read_json(http: Any) -> Any:
+    """The JSON body of a response whose content is already in memory, else None."""
+    if http is None:
+        return None
+    try:
+        content = http.__dict__.get("_content")
+        if content is None:
+            return None
+        return json.loads(content)
+    except Exception:
+        logger.debug("tokentrail: response body is not JSON", exc_info=True)
+        return None
+
+
+# -- instance hooks on SDK response objects (the user's object stays the same object) ----
+
+def hook_http_close(http: Any, rec: Recording, is_async: bool) -> None:
+    if http is None:
+        return
+    ref = weakref.ref(http)
+    cls = type(http)
+    name = "aclose" if is_async else "close"
+    prev = http.__dict__.get(name)
+
+    if is_async:
+        async def aclose() -> None:
+            h = ref()
+            try:
+                if prev is not None:
+                    await prev()
+                elif h is not None:
+                    await cls.aclose(h)
+            finally:
+                _safe(rec.on_http_close)
+        http.aclose = aclose
+    else:
+        def close() -> None:
+            h = ref()
+            try:
+                if prev is not None:
+                    prev()
+                elif h is not None:
+                    cls.close(h)
+            finally:
+                _safe(rec.on_http_close)
+        http.close = close
+
+
+def hook_http_read(http: Any, rec: Recording, is_async: bool) -> None:
+    ref = weakref.ref(http)
+    cls = type(http)
+
+    if is_async:
+        async def aread() -> bytes:
+            h = ref()
+            rec.in_read = True
+            try:
+                data = await cls.aread(h)
+            finally:
+                rec.in_read = False
+            _safe(lambda: rec.finish_with(_read_json(h)))
+            return data
+        http.aread = aread
+    else:
+        def read() -> bytes:
+            h = ref()
+            rec.in_read = True
+            try:
+                data = cls.read(h)
+            finally:
+                rec.in_read = False
+            _safe(lambda: rec.finish_with(_read_json(h)))
+            return data
+        http.read = read
+
+
+def hook_parse(resp: Any, rec: Recording, is_async: bool) -> None:
+    ref = weakref.ref(resp)
+    cls = type(resp)
+    # Follow the SDK: openai's (and old anthropic's) legacy raw response parses synchronously
+    # even on an async client.
+    is_async = inspect.iscoroutinefunction(cls.parse)
+
+    if is_async:
+        async def parse(*args: Any, **kwargs: Any) -> Any:
+            result = await cls.parse(ref(), *args, **kwargs)
+            return rec.parsed(result, True)
+    else:
+        def parse(*args: Any, **kwargs: Any) -> Any:
+            result = cls.parse(ref(), *args, **kwargs)
+            return rec.parsed(result, False)
+    parse.__doc__ = getattr(cls.parse, "__doc__", None)
+    resp.parse = parse
+
+
+def _safe(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:
+        logger.exception("tokentrail: internal error (the call itself was not affected)")
+
+
+# --------------------------------------------------------------------------- watching streams
+#
+# The SDK streams (openai and anthropic, every version) iterate through one private
+# iterator, ``stream._iterator``, shared by ``__iter__``/``__next__`` (``__aiter__``/
+# ``__anext__``). Swapping it for a generator that reads through it leaves the user the
+# SDK's own object: ``type()``, ``isinstance`` (anthropic < 1.0 overrides
+# ``__instancecheck__``, which defeats any proxy), ``with``, ``close()``, ``.response``
+# and the helpers built on top (``MessageStream``, ``ChatCompletionStream``) are untouched.
+
+def swap_iterator(stream: Any, rec: Recording, is_async: bool) -> bool:
+    if "_iterator" not in stream.__dict__ and not hasattr(type(stream), "_iterator"):
+        return False
+    inner = stream._iterator
+    if not hasattr(inner, "__anext__" if is_async else "__next__"):
+        return False
+    stream._iterator = (_awatch if is_async else _watch)(inner, rec)
+    return True
+
+
+def _watch(inner: Any, rec: Recording) -> Any:
+    nxt = inner.__next__
+    try:
+        while True:
+            rec.in_next = True
+            try:
+                item = nxt()
+            except StopIteration:
+                rec.in_next = False
+                rec.end()
+                return
+            except BaseException as exc:
+                rec.in_next = False
+                rec.end(exc)
+                raise
+            rec.in_next = False
+            if rec.observing:
+                try:
+                    if not rec.acc.observe(item):
+                        continue            # the usage-only chunk tokentrail asked for
+                except Exception:
+                    rec.observe_failed()
+                    if rec.injected and is_usage_only(item):
+                        continue
+            elif rec.injected and is_usage_only(item):
+                continue
+            yield item
+    finally:
+        rec.end(early=True)                 # closed or collected mid-stream; no-op once finished
+
+
+async def _awatch(inner: Any, rec: Recording) -> Any:
+    anext_ = inner.__anext__
+    try:
+        while True:
+            rec.in_next = True
+            try:
+                item = await anext_()
+            except StopAsyncIteration:
+                rec.in_next = False
+                rec.end()
+                return
+            except BaseException as exc:
+                rec.in_next = False
+                rec.end(exc)
+                raise
+            rec.in_next = False
+            if rec.observing:
+                try:
+                    if not rec.acc.observe(item):
+                        continue
+                except Exception:
+                    rec.observe_failed()
+                    if rec.injected and is_usage_only(item):
+                        continue
+            elif rec.injected and is_usage_only(item):
+                continue
+            yield item
+    finally:
+        rec.end(early=True)
+
+
+def is_usage_only(item: Any) -> bool:
+    """The chunk an injected ``include_usage`` adds (still hidden if tokentrail's reader broke)."""
+    try:
+        return getattr(item, "usage", None) is not None and not getattr(item, "choices", True)
+    except Exception:
+        return False
+
+
+def _next_of(stream: Any) -> Callable[[], Any]:
+    nxt = getattr(type(stream), "__next__", None)
+    if nxt is not None:
+        return stream.__next__
+    return iter(stream).__next__
+
+
+class StreamProxy(wrapt.ObjectProxy):
+    """The SDK's ``Stream``, watched: iteration goes through here, everything else is the
+    stream's own (``isinstance``, ``.response``, ``close()``...)."""
+
+    def __init__(self, wrapped: Any, rec: Recording) -> None:
+        super().__init__(wrapped)
+        self._self_rec = rec
+        self._self_next = None
+
+    def __iter__(self) -> "StreamProxy":
+        return self
+
+    def __next__(self) -> Any:
+        rec = self._self_rec
+        nxt = self._self_next
+        if nxt is None:
+            nxt = self._self_next = _next_of(self.__wrapped__)
+        while True:
+            rec.in_next = True
+            try:
+                item = nxt()
+            except StopIteration:
+                rec.in_next = False
+                rec.end()
+                raise
+            except BaseException as exc:
+                rec.in_next = False
+                rec.end(exc)
+                raise
+            rec.in_next = False
+            if rec.observing:
+                try:
+                    if not rec.acc.observe(item):
+                        continue            # the usage-only chunk tokentrail asked for
+                except Exception:
+                    rec.observe_failed()
+                    if rec.injected and is_usage_only(item):
+                        continue
+            elif rec.injected and is_usage_only(item):
+                continue
+            return item
+
+    def __enter__(self) -> "StreamProxy":
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc)
+        finally:
+            self._self_rec.end(early=True)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_rec.end(early=True)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return self.__wrapped__.__reduce_ex__(protocol)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):
+    """The SDK's ``AsyncStream``, watched (see :class:`StreamProxy`)."""
+
+    def __init__(self, wrapped: Any, rec: Recording) -> None:
+        super().__init__(wrapped)
+        self._self_rec = rec
+        self._self_anext = None
+
+    def __aiter__(self) -> "AsyncStreamProxy":
+        return self
+
+    async def __anext__(self) -> Any:
+        rec = self._self_rec
+        anext_ = self._self_anext
+        if anext_ is None:
+            w = self.__wrapped__
+            anext_ = self._self_anext = (w.__anext__ if hasattr(type(w), "__anext__")
+                                         else w.__aiter__().__anext__)
+        while True:
+            rec.in_next = True
+            try:
+                item = await anext_()
+            except StopAsyncIteration:
+                rec.in_next = False
+                rec.end()
+                raise
+            except BaseException as exc:
+                rec.in_next = False
+                rec.end(exc)
+                raise
+            rec.in_next = False
+            if rec.observing:
+                try:
+                    if not rec.acc.observe(item):
+                        continue
+                except Exception:
+                    rec.observe_failed()
+                    if rec.injected and is_usage_only(item):
+                        continue
+            elif rec.injected and is_usage_only(item):
+                continue
+            return item
+
+    async def __aenter__(self) -> "AsyncStreamProxy":
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc)
+        finally:
+            self._self_rec.end(early=True)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_rec.end(early=True)
+
+    def __copy__(self) -> Any:
+        return self

@@ -1,0 +1,366 @@
+"""The OpenAI adapter: which requests cost tokens, where their usage is, how streams end.
+
+Recorded (sync and async, every client class built on ``openai._base_client``, Azure
+included): ``POST /chat/completions`` (create, parse, the ``.stream()`` helper),
+``POST /responses`` (create, parse, stream; ``beta.responses`` too), ``POST
+/responses/compact``, ``GET /responses/{id}`` with ``stream`` (``responses.stream(
+response_id=...)`` resuming a response), ``POST /completions`` (legacy) and ``POST
+/embeddings``. Everything else passes through untouched.
+
+Chat and legacy completion streams only report usage when asked
+(``stream_options.include_usage``); tokentrail asks when the caller did not (see
+``configure(inject_stream_usage=...)``) and hides the extra usage-only chunk from the
+caller, so loops reading ``chunk.choices[0]`` keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .._config import SETTINGS
+from .._content import pick_params
+from .._recorder import Call
+from . import _core
+from ._core import Endpoint, get, given
+
+provider = "openai"
+
+_POST = {
+    "/chat/completions": "chat",
+    "/responses": "responses",
+    "/responses/compact": "compact",
+    "/completions": "completions",
+    "/embeddings": "embeddings",
+}
+
+_installed = False
+
+
+def install() -> None:
+    """Hook openai's base clients (once per process; inert for clients never attached)."""
+    global _installed
+    if _installed:
+        return
+    from openai import _base_client as bc
+    _core.wrap_once(bc.SyncAPIClient, "request", _core.sync_request)
+    _core.wrap_once(bc.AsyncAPIClient, "request", _core.async_request)
+    try:  # responses.stream() sets no helper header; name its request from its manager
+        from openai.lib.streaming.responses import _responses as rs
+        _core.wrap_once(rs.ResponseStreamManager, "__enter__", _ENTER)
+        _core.wrap_once(rs.AsyncResponseStreamManager, "__aenter__", _AENTER)
+    except ImportError:   # openai < 1.66 has no Responses API
+        pass
+    _installed = True
+
+
+_ENTER = _core.helper_enter("responses.stream")
+_AENTER = _core.helper_aenter("responses.stream")
+
+
+def base_client() -> type:
+    from openai._base_client import BaseClient
+    return BaseClient
+
+
+def cloud_of(client: Any) -> str | None:
+    names = {k.__name__ for k in type(client).__mro__}
+    if names & {"AzureOpenAI", "AsyncAzureOpenAI", "BaseAzureClient"}:
+        return "azure"
+    if any("Bedrock" in n for n in names):       # openai's own Bedrock client (openai >= 3)
+        return "bedrock"
+    return None
+
+
+# --------------------------------------------------------------------------- planning
+
+def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
+    method = getattr(options, "method", "")
+    url = getattr(options, "url", "")
+    if not isinstance(url, str):
+        return None
+    path, _, query = url.partition("?")
+    beta = "beta." if "beta=true" in query else ""
+    if method == "post":
+        kind = _POST.get(path)
+        if kind is None:
+            return None
+    elif stream and method == "get" and path.startswith("/responses/") and path.count("/") == 2:
+        return Endpoint(f"openai.{beta}responses.retrieve", read_result=read_response, new_stream=ResponsesStream)
+    else:
+        return None
+
+    body = options.json_data if isinstance(options.json_data, Mapping) else {}
+    params = pick_params(body)
+    model = body.get("model")
+
+    if kind == "chat":
+        hdrs = _core.lower_headers(options)
+        helper = hdrs.get("x-stainless-helper-method", "")
+        verb = "parse" if helper.endswith(".parse") else "stream" if helper.endswith(".stream") else "create"
+        ep = Endpoint(f"openai.chat.completions.{verb}", request_model=model, messages=body.get("messages"),
+                      params=params, read_result=read_chat)
+        if stream:
+            _stream_usage(ep, options, body, ChatStream, hdrs)
+        return ep
+    if kind == "responses" or kind == "compact":
+        if kind == "compact":
+            verb = "compact"
+        elif _core.HELPER.get() == "responses.stream":
+            verb = "stream"
+        elif given(getattr(options, "post_parser", None)):
+            verb = "parse"
+        else:
+            verb = "create"
+        inp = body.get("input")
+        msgs = [{"role": "user", "content": inp}] if isinstance(inp, str) else inp
+        return Endpoint(f"openai.{beta}responses.{verb}", request_model=model, messages=msgs,
+                        system=body.get("instructions"), params=params, read_result=read_response,
+                        new_stream=ResponsesStream)
+    if kind == "completions":
+        ep = Endpoint("openai.completions.create", request_model=model, prompt=_texts(body.get("prompt")),
+                      params=params, read_result=read_completion)
+        if stream:
+            _stream_usage(ep, options, body, CompletionStream, _core.lower_headers(options))
+        return ep
+    return Endpoint("openai.embeddings.create", type="embedding", request_model=model,
+                    prompt=_texts(body.get("input")), params=params, read_result=read_embeddings)
+
+
+def _texts(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return "\n".join(v if isinstance(v, str) else "[tokens]" for v in value)
+    return ""
+
+
+def _stream_usage(ep: Endpoint, options: Any, body: Mapping, acc: type, hdrs: dict) -> None:
+    so = body.get("stream_options")
+    asked = isinstance(so, Mapping) and so.get("include_usage") is True
+    # with_streaming_response hands the user the raw SSE bytes, where an extra chunk could
+    # not be hidden: ask for usage only when tokentrail parses what the user reads.
+    if hdrs.get("x-stainless-raw-response") != "stream":
+        ep.inject = lambda: _inject_usage(options)
+    ep.new_stream = lambda call, ep, injected: acc(call, injected, asked or injected)
+
+
+def _inject_usage(options: Any) -> bool:
+    """Ask a chat/legacy stream for its usage chunk; True if tokentrail added the option."""
+    body = options.json_data
+    if not SETTINGS.inject_stream_usage or not isinstance(body, Mapping) or body.get("stream") is not True:
+        return False
+    so = body.get("stream_options")
+    so = so if isinstance(so, Mapping) else {}
+    if so.get("include_usage") is True:
+        return False
+    options.json_data = {**body, "stream_options": {**so, "include_usage": True}}
+    return True
+
+
+# --------------------------------------------------------------------------- whole responses
+
+def read_chat(call: Call, obj: Any) -> None:
+    call.model = get(obj, "model")
+    call.usage = get(obj, "usage")
+    choices = get(obj, "choices")
+    if choices:
+        c = choices[0]
+        call.finish_reason = get(c, "finish_reason")
+        msg = get(c, "message")
+        text = get(msg, "content")
+        if isinstance(text, str):
+            call.response_text = text
+        else:
+            calls = get(msg, "tool_calls") or ()
+            names = [get(get(tc, "function"), "name") or "tool" for tc in calls]
+            if names:
+                call.response_text = " ".join(f"[tool_call {n}]" for n in names)
+            elif isinstance(get(msg, "refusal"), str):
+                call.response_text = get(msg, "refusal")
+
+
+def read_completion(call: Call, obj: Any) -> None:
+    call.model = get(obj, "model")
+    call.usage = get(obj, "usage")
+    choices = get(obj, "choices")
+    if choices:
+        call.response_text = get(choices[0], "text")
+        call.finish_reason = get(choices[0], "finish_reason")
+
+
+def read_embeddings(call: Call, obj: Any) -> None:
+    call.model = get(obj, "model")
+    call.usage = get(obj, "usage")
+
+
+def read_response(call: Call, obj: Any) -> None:
+    """A Responses API ``Response`` (or its JSON)."""
+    call.model = get(obj, "model") or call.model
+    call.usage = get(obj, "usage")
+    call.finish_reason = _response_status(obj)
+    texts = []
+    for item in get(obj, "output") or ():
+        if get(item, "type") == "message":
+            for part in get(item, "content") or ():
+                if get(part, "type") == "output_text":
+                    t = get(part, "text")
+                    if isinstance(t, str):
+                        texts.append(t)
+    if texts:
+        call.response_text = "".join(texts)
+
+
+def _response_status(obj: Any) -> Any:
+    status = get(obj, "status")
+    if status == "incomplete":
+        return get(get(obj, "incomplete_details"), "reason") or status
+    return status
+
+
+# --------------------------------------------------------------------------- streams
+
+class ChatStream:
+    """Accumulates ``ChatCompletionChunk`` s: text of choice 0, finish reason, final usage."""
+
+    __slots__ = ("call", "hide_usage", "expect_usage", "texts", "usage", "model", "finish_reason", "first",
+                 "capture", "complete", "error")
+
+    def __init__(self, call: Call, hide_usage: bool, expect_usage: bool) -> None:
+        self.call = call
+        self.hide_usage = hide_usage        # only when tokentrail asked for the usage chunk
+        self.expect_usage = expect_usage
+        self.texts: list[str] = []
+        self.usage = self.model = self.finish_reason = self.error = None
+        self.first = False
+        self.capture = SETTINGS.capture_content
+        self.complete = False
+
+    def observe(self, chunk: Any) -> bool:
+        usage = chunk.usage
+        if self.model is None:
+            self.model = chunk.model
+        choices = chunk.choices
+        if choices:
+            c = choices[0]
+            d = c.delta
+            if d is not None:
+                text = d.content
+                if text:
+                    if not self.first:
+                        self.first = True
+                        self.call.mark_first_token()
+                    if self.capture and c.index == 0:
+                        self.texts.append(text)
+                elif not self.first and (d.tool_calls or getattr(d, "refusal", None)):
+                    self.first = True
+                    self.call.mark_first_token()
+            fr = c.finish_reason
+            if fr:
+                self.finish_reason = fr
+                if not self.expect_usage:
+                    self.complete = True
+            if usage is not None:
+                self.usage = usage
+                self.complete = True
+            return True
+        if usage is not None:
+            self.usage = usage
+            self.complete = True
+            return not self.hide_usage
+        return True
+
+    def apply(self, call: Call) -> None:
+        call.model = self.model
+        call.usage = self.usage
+        call.finish_reason = self.finish_reason
+        if self.texts:
+            call.response_text = "".join(self.texts)
+
+
+class CompletionStream(ChatStream):
+    """Legacy ``Completion`` chunks (``choices[].text``)."""
+
+    __slots__ = ()
+
+    def observe(self, chunk: Any) -> bool:
+        usage = chunk.usage
+        if self.model is None:
+            self.model = chunk.model
+        choices = chunk.choices
+        if choices:
+            c = choices[0]
+            text = c.text
+            if text:
+                if not self.first:
+                    self.first = True
+                    self.call.mark_first_token()
+                if self.capture and c.index == 0:
+                    self.texts.append(text)
+            if c.finish_reason:
+                self.finish_reason = c.finish_reason
+                if not self.expect_usage:
+                    self.complete = True
+            if usage is not None:
+                self.usage = usage
+                self.complete = True
+            return True
+        if usage is not None:
+            self.usage = usage
+            self.complete = True
+            return not self.hide_usage
+        return True
+
+
+_TERMINAL = frozenset(("response.completed", "response.incomplete", "response.failed"))
+
+
+class ResponsesStream:
+    """Accumulates Responses API events; usage arrives with the terminal event."""
+
+    __slots__ = ("call", "texts", "usage", "model", "finish_reason", "first", "capture", "complete", "error")
+
+    def __init__(self, call: Call, ep: Endpoint, injected: bool) -> None:
+        self.call = call
+        self.texts: list[str] = []
+        self.usage = self.model = self.finish_reason = self.error = None
+        self.first = False
+        self.capture = SETTINGS.capture_content
+        self.complete = False
+
+    def observe(self, event: Any) -> bool:
+        t = event.type
+        if t == "response.output_text.delta":
+            if not self.first:
+                self.first = True
+                self.call.mark_first_token()
+            if self.capture:
+                self.texts.append(event.delta)
+        elif t in _TERMINAL:
+            r = event.response
+            self.usage = r.usage
+            self.model = r.model or self.model
+            self.finish_reason = _response_status(r)
+            self.complete = True
+            if t == "response.failed":
+                err = r.error
+                self.error = {"type": str(get(err, "code") or "response_failed"),
+                              "message": str(get(err, "message") or "")}
+        elif t.endswith(".delta"):
+            if not self.first:
+                self.first = True
+                self.call.mark_first_token()
+        elif t == "response.created" or t == "response.in_progress":
+            r = event.response
+            if self.model is None and r is not None:
+                self.model = r.model
+        elif t == "error":
+            self.error = {"type": str(get(event, "code") or "error"), "message": str(get(event, "message") or "")}
+        return True
+
+    def apply(self, call: Call) -> None:
+        if self.model:
+            call.model = self.model
+        call.usage = self.usage
+        call.finish_reason = self.finish_reason
+        if self.texts:
+            call.response_text = "".join(self.texts)
