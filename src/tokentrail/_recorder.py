@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import _config
+from . import _config, _hooks
 from ._config import SETTINGS
 from ._content import flatten_messages, jsonable
 from ._ids import new_id
@@ -94,7 +94,7 @@ class Call:
                  "first_token_perf", "model", "usage", "response_text", "finish_reason", "stream", "partial",
                  "extra", "done", "event", "batch", "count_cost", "end_wall", "end_perf", "latency_ms",
                  "explicit_cost", "level", "capture", "base_metadata", "default_namespace", "err",
-                 "norm_usage", "cost")
+                 "norm_usage", "cost", "captured")
 
     def __init__(self) -> None:
         self.done = False
@@ -231,6 +231,8 @@ class Call:
         ev["metadata"] = metadata
         if self.extra:
             ev.update(self.extra)
+        if self.captured:
+            ev.update(self.captured)
         ev["schema_version"] = SCHEMA_VERSION
         self.event = ev
         return ev
@@ -273,6 +275,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     c.count_cost = True
     c.end_wall = c.end_perf = c.latency_ms = c.explicit_cost = c.level = None
     c.id = new_id()
+    c.captured = _hooks.capture_context() if _hooks.CAPTURERS else None
     c.prompt = prompt
     c.system = system
     c.messages = None

@@ -6,12 +6,16 @@ the caller's.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
+import stat
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from . import _hooks
 
 SINK_SCHEMES = ('"stdout"', '"memory"', '"path/to/file.jsonl"', '"sqlite:///path/to/file.db"')
 
@@ -20,71 +24,210 @@ class SinkError(ValueError):
     """A sink specification could not be understood; the message lists the valid forms."""
 
 
+# One event -> one compact JSON line. The C encoder is built once and reused (building
+# it per call costs as much as encoding a small event); no circular-reference check and
+# no NaN on the fast path: an event that needs either goes through _dumps_safe.
+try:
+    from json.encoder import c_encode_basestring as _c_str
+    from json.encoder import c_make_encoder as _c_make
+except ImportError:  # pragma: no cover - PyPy and friends
+    _c_make = _c_str = None
+
+
+def _default(o: Any) -> Any:
+    """JSON for what json does not know: Decimal as a number, dates as ISO text, the rest as text."""
+    from decimal import Decimal
+    if isinstance(o, Decimal):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    iso = getattr(o, "isoformat", None)
+    if callable(iso):
+        return iso()
+    if isinstance(o, (bytes, bytearray)):
+        return f"[{len(o)} bytes]"
+    dump = getattr(o, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception:
+            pass
+    return str(o)
+
+
+if _c_make is not None and _c_str is not None:
+    _fast = _c_make(None, _default, _c_str, None, ":", ",", False, False, False)
+
+    def _encode(event: dict) -> str:
+        parts = _fast(event, 0)   # a tuple or list of str, by Python version
+        if type(parts) is str:
+            return parts
+        return parts[0] if len(parts) == 1 else "".join(parts)
+else:  # pragma: no cover
+    _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default,
+                               allow_nan=False).encode
+
+
+def _clean(value: Any, depth: int = 0, seen: set | None = None) -> Any:
+    """A JSON-safe copy: NaN/inf become null, cycles and over-deep nesting become text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if depth > 64:
+        return "[too deep]"
+    seen = seen if seen is not None else set()
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return "[cycle]"
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {k if isinstance(k, str) else str(k): _clean(v, depth + 1, seen) for k, v in value.items()}
+            return [_clean(v, depth + 1, seen) for v in value]
+        finally:
+            seen.discard(id(value))
+    try:
+        return _clean(_default(value), depth + 1, seen)
+    except Exception:
+        return f"[unserializable {type(value).__name__}]"
+
+
+def _dumps_safe(event: dict) -> str:
+    return json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(event: dict) -> str:
-    """One event as one compact JSON line (no newline)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+    """One event as one compact JSON line (no newline); never raises for odd values.
+
+    Non-finite floats are written as ``null`` (strict JSON readers reject ``NaN``),
+    cycles as ``"[cycle]"``, unknown objects as text.
+    """
+    if _hooks.USED:
+        event = _hooks.public(event)   # "_" keys are call-time captures for other sinks (_hooks)
+    try:
+        return _encode(event)
+    except Exception:
+        return _dumps_safe(event)
 
 
 class JsonlSink:
     """Append events as NDJSON lines to a file.
 
-    The file is opened with ``O_APPEND`` and every ``write`` call carries whole lines
+    The file is opened with ``O_APPEND`` and every ``write(2)`` carries whole lines
     only, so several processes can share one file and a crash loses at most the last,
-    partial line (which readers skip).
+    partial line (which readers skip). A file that does not end in a newline when it is
+    opened (a writer was killed mid-line), or a write cut short by a full disk, gets a
+    newline before the next line, so the damage stays confined to that one line.
+    Missing directories are created.
     """
+
+    CHUNK = 1 << 20   # bytes per write(2); always whole lines
 
     def __init__(self, path: str | os.PathLike = "tokentrail.jsonl"):
         self.path = os.fspath(path)
         self._fd: int | None = None
         self._pid = os.getpid()
+        self._torn = False      # the file may end in a partial line: start the next write with "\n"
+        self._lock = threading.Lock()
 
     def _open(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
+        if self._pid != os.getpid():
+            self.after_fork()
+        if self._fd is None:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self._pid = os.getpid()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                self._torn = self._torn or _ends_mid_line(fd, self.path)
+            except OSError:
+                pass
+            self._fd = fd
         return self._fd
 
     def write(self, event: dict) -> None:
-        self._write_bytes((dumps(event) + "\n").encode("utf-8"))
+        self.write_batch([event])
 
     def write_batch(self, events: list[dict]) -> None:
-        # Whole lines per write(2), in chunks of ~256 KiB.
+        enc = _encode
+        if _hooks.USED:
+            events = [_hooks.public(ev) for ev in events]
+        try:
+            lines = [enc(ev) for ev in events]
+        except Exception:
+            lines = [dumps(ev) for ev in events]
+        data = "\n".join(lines)
+        data += "\n"
+        if len(data) <= self.CHUNK:
+            self._write_bytes(data.encode("utf-8"))
+            return
+        # Large batch: several writes, each ending at a line end.
         buf: list[str] = []
         size = 0
-        for ev in events:
-            line = dumps(ev) + "\n"
+        for line in lines:
             buf.append(line)
-            size += len(line)
-            if size >= 262_144:
-                self._write_bytes("".join(buf).encode("utf-8"))
+            size += len(line) + 1
+            if size >= self.CHUNK:
+                self._write_bytes(("\n".join(buf) + "\n").encode("utf-8"))
                 buf, size = [], 0
         if buf:
-            self._write_bytes("".join(buf).encode("utf-8"))
+            self._write_bytes(("\n".join(buf) + "\n").encode("utf-8"))
 
     def _write_bytes(self, data: bytes) -> None:
-        fd = self._open()
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        if self._pid != os.getpid():
+            self.after_fork()
+        with self._lock:
+            fd = self._open()
+            if self._torn:
+                data = b"\n" + data
+            view = memoryview(data)
+            done = 0
+            try:
+                while done < len(data):
+                    done += os.write(fd, view[done:])
+            except OSError as e:
+                if done:
+                    self._torn = True   # a partial line is on disk now
+                    # The whole lines that did make it are not lost (the writer counts the rest).
+                    e.lines_written = bytes(view[:done]).count(b"\n") - (1 if data[:1] == b"\n" else 0)
+                # Reopen next time: the directory may be fixed, the disk freed, the file rotated.
+                self._fd = None
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                raise
+            self._torn = False
 
     def flush(self) -> None:
         pass  # os.write is unbuffered
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            try:
-                os.close(self._fd)
-            finally:
-                self._fd = None
+        with self._lock:
+            if self._fd is not None and self._pid == os.getpid():
+                try:
+                    os.close(self._fd)
+                finally:
+                    self._fd = None
 
     def after_fork(self) -> None:
         self._fd = None  # the child opens its own descriptor
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"JsonlSink({self.path!r})"
+
+
+def _ends_mid_line(fd: int, path: str) -> bool:
+    """True if a regular file is non-empty and its last byte is not a newline."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return False
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 class StdoutSink:
@@ -94,7 +237,7 @@ class StdoutSink:
         sys.stdout.write(dumps(event) + "\n")
 
     def write_batch(self, events: list[dict]) -> None:
-        sys.stdout.write("".join(dumps(e) + "\n" for e in events))
+        sys.stdout.write("".join([dumps(e) + "\n" for e in events]))
 
     def flush(self) -> None:
         try:
@@ -139,7 +282,9 @@ class FanoutSink:
     """Write every event to several sinks; one failing sink does not stop the others."""
 
     def __init__(self, *sinks: Any):
+        from ._writer import SinkHealth
         self.sinks = [resolve_sink(s) for s in sinks]
+        self._health = SinkHealth()   # each member's failures are reported once, like top-level sinks'
 
     def write(self, event: dict) -> None:
         self.write_batch([event])
@@ -147,22 +292,27 @@ class FanoutSink:
     def write_batch(self, events: list[dict]) -> None:
         from ._writer import write_to_sink
         for s in self.sinks:
-            write_to_sink(s, events)
+            write_to_sink(s, events, self._health)
 
     def flush(self) -> None:
         from ._writer import call_quietly
         for s in self.sinks:
-            call_quietly(s, "flush")
+            call_quietly(s, "flush", self._health)
 
     def close(self) -> None:
         from ._writer import call_quietly
         for s in self.sinks:
-            call_quietly(s, "close")
+            call_quietly(s, "close", self._health)
 
     def after_fork(self) -> None:
+        from ._writer import SinkHealth
+        self._health = SinkHealth()
         for s in self.sinks:
             if hasattr(s, "after_fork"):
-                s.after_fork()
+                try:
+                    s.after_fork()
+                except Exception:
+                    pass
 
     def __repr__(self) -> str:
         return f"FanoutSink({', '.join(map(repr, self.sinks))})"
@@ -207,18 +357,72 @@ CREATE INDEX IF NOT EXISTS events_namespace ON events(namespace, start_time);
 """
 
 
+def _text(v: Any) -> Any:
+    return v if v is None or type(v) is str else str(v)
+
+
+def _int(v: Any) -> int:
+    if type(v) is int:
+        return v
+    try:
+        return int(float(v)) if v is not None and not isinstance(v, bool) else 0
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _real(v: Any) -> float:
+    try:
+        f = float(v) if v is not None else 0.0
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return f if math.isfinite(f) else 0.0
+
+
 def sqlite_row(event: dict, namespace: str | None = None) -> tuple:
-    inp = event.get("input") or {}
-    usage = event.get("usage") or {}
+    """The ``events`` row of one event (values coerced to their column types)."""
+    g = event.get
+    inp = g("input")
+    usage = g("usage")
+    u = usage.get if type(usage) is dict else {}.get
+    eid = g("id")
+    lat = g("latency_ms")
     return (
-        str(event.get("id")), str(event.get("traceId")), event.get("parentId"),
-        namespace or event.get("namespace") or "default", event.get("type"), event.get("name"),
-        event.get("provider"), inp.get("model") if isinstance(inp, dict) else None, event.get("model"),
-        event.get("startTime"), event.get("endTime"), event.get("status"),
-        usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), usage.get("total_tokens", 0),
-        usage.get("cached_tokens", 0), usage.get("cache_write_tokens", 0), usage.get("reasoning_tokens", 0),
-        event.get("cost") or 0, event.get("latency_ms"), dumps(event),
+        _text(eid) if eid is not None else _fresh_id(), _text(g("traceId")) or "", _text(g("parentId")),
+        namespace or _text(g("namespace")) or "default", _text(g("type")), _text(g("name")),
+        _text(g("provider")), _text(inp.get("model")) if type(inp) is dict else None, _text(g("model")),
+        _text(g("startTime")), _text(g("endTime")), _text(g("status")),
+        _int(u("prompt_tokens")), _int(u("completion_tokens")), _int(u("total_tokens")),
+        _int(u("cached_tokens")), _int(u("cache_write_tokens")), _int(u("reasoning_tokens")),
+        _real(g("cost")), None if lat is None else _int(lat), dumps(event),
     )
+
+
+def _fresh_id() -> str:
+    import uuid
+    return str(uuid.uuid4())
+
+
+_INSERT = (f"INSERT OR IGNORE INTO events ({', '.join(SQLITE_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(SQLITE_COLUMNS))})")
+_ROW = "(" + ",".join("?" * len(SQLITE_COLUMNS)) + ")"
+# Rows per INSERT statement. sqlite3 releases the GIL around every statement step, and
+# taking it back from a busy thread can cost a whole switch interval (5 ms): one step
+# per row (executemany) crawls in a busy process, one step per ROWS_PER_INSERT rows
+# does not. Older SQLite allows only 999 parameters per statement.
+ROWS_PER_INSERT = 100 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999 // len(SQLITE_COLUMNS)
+_insert_sql: dict[int, str] = {}
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    from itertools import chain
+    k = ROWS_PER_INSERT
+    for j in range(0, len(rows), k):
+        part = rows[j:j + k]
+        sql = _insert_sql.get(len(part))
+        if sql is None:
+            sql = _insert_sql[len(part)] = (f"INSERT OR IGNORE INTO events ({', '.join(SQLITE_COLUMNS)}) VALUES "
+                                            + ",".join([_ROW] * len(part)))
+        conn.execute(sql, list(chain.from_iterable(part)))
 
 
 def sqlite_path(url: str) -> str:
@@ -273,24 +477,49 @@ class SqliteSink:
         self.write_batch([event])
 
     def write_batch(self, events: list[dict]) -> None:
-        rows = [sqlite_row(e, self.namespace) for e in events]
+        ns = self.namespace
+        try:
+            rows = [sqlite_row(e, ns) for e in events]
+        except Exception:   # one odd event must not cost the batch
+            rows = []
+            for e in events:
+                try:
+                    rows.append(sqlite_row(e if isinstance(e, dict) else {"event": e}, ns))
+                except Exception:
+                    pass
+        if self._pid != os.getpid():
+            self.after_fork()
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO events ({', '.join(SQLITE_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(SQLITE_COLUMNS))})", rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:
+                self._drop_connection()   # e.g. locked, or the file went away: reconnect next time
                 raise
-            conn.execute("COMMIT")
+            try:
+                _insert_rows(conn, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._drop_connection()
+                raise
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            self.after_fork()
+            return
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop_connection()
 
     def after_fork(self) -> None:
         # A connection must not cross fork(); drop (do not close) the parent's.

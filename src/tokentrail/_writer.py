@@ -1,33 +1,48 @@
 """The background writer: a bounded queue drained to sinks on one daemon thread.
 
-The caller's thread only appends to a deque (no I/O, no locks on the fast path).
-The writer wakes when events arrive (or every ``FLUSH_INTERVAL`` seconds), hands each
-sink its events in batches, and is drained by :func:`flush`, :func:`shutdown` and at
-interpreter exit. When the queue is full new events are dropped, counted and warned
-about once — the caller is never blocked. After ``os.fork()`` the child starts with an
-empty queue and its own thread, so no event is written twice.
+The caller's thread only appends to a deque: no I/O, no lock, and usually no wake-up
+either. The writer sleeps until the first event of a batch arrives, then lets events
+collect for up to ``LINGER`` seconds (or until ``WAKE_AT`` are waiting, or a flush
+is asked for) and hands each sink its events in batches. Waking the writer for every
+event would make the caller pay a thread switch per call.
+
+:func:`flush`, :func:`shutdown` and interpreter exit drain the queue, so a normal exit
+loses nothing (a ``multiprocessing`` child forked from this process drains at its exit
+too). When the queue is full new events are dropped, counted (``tokentrail.stats()``)
+and reported once; the caller is never blocked. A sink that fails is reported once per
+kind of failure, with what to do about it; its events are counted as lost and later
+batches are tried again. After ``os.fork()`` the child starts with an empty queue and
+its own thread, so no event is written twice.
 """
 
 from __future__ import annotations
 
 import atexit
+import errno
 import logging
 import os
+import sys
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 logger = logging.getLogger("tokentrail")
 
-FLUSH_INTERVAL = 0.5
-BATCH_MAX = 5000
+LINGER = 0.25          # seconds an event may wait for company before it is written
+FLUSH_INTERVAL = LINGER  # the earlier name
+WAKE_AT = 1000         # queued events that wake the writer at once
+BATCH_MAX = 5000       # events handed to one sink in one write_batch call
+IDLE_WAIT = 5.0        # an idle writer re-checks the queue this often (belt and braces)
 
-_FLUSH = object()   # queue marker: flush sinks, then set the paired Event
+_FLUSH = object()      # queue marker: flush sinks, then set the paired Event
 
 
 class Writer:
     def __init__(self, maxsize: int = 100_000):
         self.maxsize = maxsize
+        self.linger = LINGER
+        self.wake_at = WAKE_AT
+        self._observers: list[Callable[[dict], None]] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -35,91 +50,148 @@ class Writer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._sleeping = True
-        self._stopped = False
+        self._idle = True        # True: the next put must wake the writer
+        self._urgent = False     # a flush is waiting: do not linger
+        self._stopped = False    # after exit: write on the caller's thread
+        self._busy_with: Any = None
         self.dropped = 0
         self.written = 0
         self._warned_drop = False
         self._sinks_seen: dict[int, Any] = {}
-        self._sink_errors: set[tuple[int, str]] = set()
+        self.health = SinkHealth()
+
+    def reset_stats(self) -> None:
+        """Zero the counters and forget which problems were already reported (for tests)."""
+        global _lost
+        self.dropped = self.written = 0
+        self._warned_drop = False
+        self.health = SinkHealth()
+        _lost = 0
 
     # ------------------------------------------------------------------ caller side
 
-    def put(self, sink: Any, event: dict) -> None:
+    def put(self, sink: Any, item: Any) -> None:
+        """Queue an event (a dict, or a finished call whose event is built here later)."""
         q = self._queue
         if len(q) >= self.maxsize:
-            self.dropped += 1
-            if not self._warned_drop:
-                self._warned_drop = True
-                logger.warning("tokentrail: event queue full (%d events); dropping new events until the "
-                               "writer catches up. Dropped events are counted in tokentrail.stats().",
-                               self.maxsize)
+            self._drop()
             return
-        q.append((sink, event))
-        if self._thread is None:
-            self._start()
-        if self._sleeping:
+        q.append((sink, item))
+        if self._idle or len(q) >= self.wake_at:
+            self._notify()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if not self._warned_drop:
+            self._warned_drop = True
+            logger.warning(
+                "tokentrail: the event queue is full (%d events waiting for the writer), so new events are "
+                "being dropped until the sink catches up; the calls themselves are not affected. "
+                "tokentrail.stats()['dropped'] counts them. Use a faster sink or a larger queue "
+                "(tokentrail.configure(queue_size=...)). This message is not repeated.", self.maxsize)
+
+    def _notify(self) -> None:
+        if self._stopped:                       # after exit: nobody else will write it
+            self._drain()
+            return
+        t = self._thread
+        if t is None or not t.is_alive():
+            if not self._start():
+                return                          # flush() or exit drains it
+        self._idle = False
+        if not self._wake.is_set():
             self._wake.set()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until every event queued before the call is written; True if it was."""
-        if self._thread is None or not self._thread.is_alive():
-            if not self._queue:
+        t = self._thread
+        if t is not None and t is threading.current_thread():   # a sink flushing from the writer
+            self._drain()
+            self._flush_sinks()
+            return True
+        if t is None or not t.is_alive():
+            if not self._queue or self._stopped or not self._start():
+                self._drain()
                 self._flush_sinks()
                 return True
-            if self._stopped or not _can_start_threads():
-                self._drain(final=True)
-                return True
-            self._start()
         done = threading.Event()
         self._queue.append((_FLUSH, done))
+        self._urgent = True
+        self._idle = False
         self._wake.set()
         ok = done.wait(timeout)
         if not ok:
-            logger.warning("tokentrail: flush timed out after %ss with %d events still queued",
-                           timeout, len(self._queue))
+            busy = self._busy_with
+            logger.warning("tokentrail: flush() gave up after %ss with %d events still queued%s; they stay queued "
+                           "and are written when the sink catches up.", timeout, len(self._queue),
+                           f" (the writer is still busy with {busy!r}: a slow or locked sink?)" if busy is not None
+                           else "")
         return ok
 
-    def _start(self) -> None:
+    def _start(self) -> bool:
         with self._start_lock:
             if self._thread is not None and self._thread.is_alive():
-                return
+                return True
             if not _can_start_threads():
-                return
+                return False
             t = threading.Thread(target=self._run, name="tokentrail-writer", daemon=True)
+            try:
+                t.start()
+            except RuntimeError:                # "can't create new thread at interpreter shutdown"
+                return False
             self._thread = t
-            t.start()
+            return True
+
+    def stop(self) -> None:
+        """From now on write on the caller's thread (used at interpreter exit)."""
+        self._stopped = True
+        self._idle = True
+        self._wake.set()
 
     # ------------------------------------------------------------------ writer side
 
     def _run(self) -> None:
-        while True:
-            self._sleeping = True
-            if not self._queue:
-                self._wake.wait(FLUSH_INTERVAL)
-            self._sleeping = False
-            self._wake.clear()
+        q, wake = self._queue, self._wake
+        while not self._stopped:
             try:
+                self._idle = True
+                if not q:
+                    wake.wait(IDLE_WAIT)
+                    if not q:
+                        continue
+                self._idle = False
+                wake.clear()
+                if not self._urgent and len(q) < self.wake_at:
+                    wake.wait(self.linger)      # let a batch collect
+                    wake.clear()
+                self._urgent = False
                 self._drain()
-            except Exception:  # never let the writer thread die
-                logger.exception("tokentrail: writer error")
+            except Exception:                   # never let the writer thread die
+                logger.exception("tokentrail: internal error in the writer thread (events may be lost)")
 
-    def _drain(self, final: bool = False) -> None:
+    def _drain(self) -> None:
         q = self._queue
+        health = self.health
+        observers = self._observers
         while q:
             batches: dict[int, tuple[Any, list]] = {}
             flushes: list[threading.Event] = []
             n = 0
             while q and n < BATCH_MAX:
-                sink, item = q.popleft()
+                try:
+                    sink, item = q.popleft()
+                except IndexError:              # another thread drained it (exit races)
+                    break
                 if sink is _FLUSH:
                     flushes.append(item)
                     break   # everything before the marker is in this batch
                 if type(item) is not dict:
                     # A finished call whose event is built here, off the caller's thread.
-                    item = materialize(item)
+                    item = materialize(item, health)
                     if item is None:
                         continue
+                if observers:
+                    _observe(observers, item, health)
                 b = batches.get(id(sink))
                 if b is None:
                     batches[id(sink)] = b = (sink, [])
@@ -127,8 +199,12 @@ class Writer:
                 n += 1
             for sink, events in batches.values():
                 self._sinks_seen[id(sink)] = sink
-                if write_to_sink(sink, events, self._sink_errors):
-                    self.written += len(events)
+                self._busy_with = sink
+                try:
+                    if write_to_sink(sink, events, health):
+                        self.written += len(events)
+                finally:
+                    self._busy_with = None
             if flushes:
                 self._flush_sinks()
                 for ev in flushes:
@@ -136,12 +212,23 @@ class Writer:
 
     def _flush_sinks(self) -> None:
         for sink in list(self._sinks_seen.values()):
-            call_quietly(sink, "flush", self._sink_errors)
+            call_quietly(sink, "flush", self.health)
 
     def close_sinks(self) -> None:
         for sink in list(self._sinks_seen.values()):
-            call_quietly(sink, "close", self._sink_errors)
+            call_quietly(sink, "close", self.health)
         self._sinks_seen.clear()
+
+    # ------------------------------------------------------------------ observers
+
+    def add_observer(self, fn: Callable[[dict], None]) -> None:
+        """Call ``fn(event)`` on the writer thread for every event, just before its sink gets it."""
+        self._observers = self._observers + [fn]
+
+    def remove_observer(self, fn: Callable[[dict], None]) -> None:
+        self._observers = [o for o in self._observers if o is not fn]
+
+    # ------------------------------------------------------------------ fork
 
     def after_fork_in_child(self) -> None:
         sinks = list(self._sinks_seen.values())
@@ -154,64 +241,197 @@ class Writer:
                     pass
 
 
-def materialize(item: Any) -> dict | None:
-    """Turn a queued call into its event dict (None if that fails; the failure is logged)."""
+def _observe(observers: list, event: dict, health: "SinkHealth") -> None:
+    for fn in observers:
+        try:
+            fn(event)
+        except Exception as e:
+            if health.first(("observer", id(fn), type(e).__name__)):
+                logger.exception("tokentrail: event observer %r failed (%s); this message is not repeated", fn, e)
+
+
+def materialize(item: Any, health: "SinkHealth | None" = None) -> dict | None:
+    """Turn a queued call into its event dict (None if that fails; reported once per kind)."""
     try:
         return item.to_event()
-    except Exception:
-        logger.exception("tokentrail: could not build an event (the call itself was not affected)")
+    except Exception as e:
+        stats_lost(1)
+        where = e.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        loc = (where.tb_frame.f_code.co_filename, where.tb_lineno) if where is not None else None
+        if health is None or health.first(("build", type(e).__name__, loc)):
+            logger.error("tokentrail: could not build the event of a %s call (%s: %s); the call itself was not "
+                         "affected, the event is lost (tokentrail.stats()['lost']). This is a bug in tokentrail: "
+                         "please report it with the traceback below. Not repeated for this error.",
+                         getattr(item, "name", "?"), type(e).__name__, e, exc_info=True)
         return None
 
 
 def _can_start_threads() -> bool:
     # During interpreter shutdown new threads cannot start; drain on the caller's thread then.
-    import sys
     return not sys.is_finalizing()
 
 
-def _report_sink_error(sink: Any, what: str, exc: BaseException, seen: set | None) -> None:
-    key = (id(sink), f"{what}:{type(exc).__name__}")
-    if seen is not None:
-        if key in seen:
+# --------------------------------------------------------------------------- sink errors
+
+class SinkHealth:
+    """Which sink problems were already reported, and which sinks are failing right now."""
+
+    def __init__(self) -> None:
+        self.reported: set = set()
+        self.failing: dict[int, int] = {}   # id(sink) -> events lost since it started failing
+        self.lock = threading.Lock()
+
+    def first(self, key: Any) -> bool:
+        """True the first time ``key`` is seen."""
+        with self.lock:
+            if key in self.reported:
+                return False
+            self.reported.add(key)
+            return True
+
+    def failed(self, sink: Any, n: int) -> None:
+        with self.lock:
+            self.failing[id(sink)] = self.failing.get(id(sink), 0) + n
+
+    def succeeded(self, sink: Any) -> None:
+        if not self.failing:
             return
-        seen.add(key)
-    logger.error("tokentrail: sink %r failed to %s: %s: %s (further errors of this kind from this sink "
-                 "are not repeated)", sink, what, type(exc).__name__, exc)
+        with self.lock:
+            lost_n = self.failing.pop(id(sink), None)
+            if lost_n is None:
+                return
+            # A new failure of this sink is a new story: report it again.
+            self.reported = {k for k in self.reported if not (isinstance(k, tuple) and k[:1] == (id(sink),))}
+        logger.warning("tokentrail: %r is writing again; %s lost while it was failing.", sink, _n_events(lost_n))
 
 
-def write_to_sink(sink: Any, events: list, seen: set | None = None) -> bool:
-    """Write a batch to one sink; a failure is logged once and the batch is counted as lost."""
+def _n_events(n: int) -> str:
+    return "1 event was" if n == 1 else f"{n} events were"
+
+
+def explain(exc: BaseException, sink: Any = None) -> tuple[str, str]:
+    """(what happened, what to do) for a sink failure, in words a user can act on."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        e = exc.errno
+        path = f" on {exc.filename}" if getattr(exc, "filename", None) else ""
+        if e == errno.ENOSPC:
+            return "the disk is full", "free some disk space or point the sink at another disk"
+        if e == getattr(errno, "EDQUOT", -1):
+            return "the disk quota is exhausted", "free some space or point the sink at another disk"
+        if e == errno.EROFS:
+            return f"the file system is read-only{path}", "choose a writable location"
+        if e in (errno.EACCES, errno.EPERM):
+            return f"permission denied{path}", "make the file and its directory writable, or choose another location"
+        if e == errno.ENOENT:
+            return f"the directory does not exist and could not be created{path}", \
+                "create the directory or choose another location"
+        if e in (errno.ENOTDIR, errno.EEXIST):
+            return f"a part of the path is a file, not a directory{path}", "choose another location"
+        if e == errno.EISDIR:
+            return f"the path is a directory{path}", "give a file name, not a directory"
+        if e == errno.EBADF:
+            return "the file was closed underneath tokentrail", "do not close tokentrail's files; it will reopen it"
+        return f"an I/O error{path}", "check the file and the disk"
+    try:
+        import sqlite3
+    except ImportError:  # pragma: no cover
+        sqlite3 = None  # type: ignore[assignment]
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        msg = str(exc).lower()
+        if "locked" in msg or "busy" in msg:
+            t = getattr(sink, "timeout", None)
+            return ("the database is locked by another connection for longer than the busy timeout"
+                    + (f" ({t:g} s)" if isinstance(t, (int, float)) else ""),
+                    "keep write transactions on this database short, or give SqliteSink(path, timeout=...) more "
+                    "seconds")
+        if "unable to open" in msg or "cannot open" in msg:
+            return ("the database file cannot be opened", "check that its directory exists and is writable")
+        if "readonly" in msg or "read-only" in msg:
+            return "the database is read-only", "make the file and its directory writable, or choose another file"
+        if "disk is full" in msg or "full" in msg:
+            return "the disk is full", "free some disk space or point the sink at another disk"
+        if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+            return "the file is not a usable SQLite database", "point the sink at a new file"
+        return "SQLite reported an error", "check the database file"
+    return "the sink raised an exception", "fix the sink (it runs on tokentrail's writer thread)"
+
+
+def _report_sink_error(sink: Any, what: str, exc: BaseException, health: "SinkHealth | None",
+                       n_events: int = 0) -> None:
+    key = (id(sink), what, type(exc).__name__, getattr(exc, "errno", None))
+    if health is not None and not health.first(key):
+        return
+    happened, todo = explain(exc, sink)
+    hint = todo
+    if isinstance(exc, (OSError,)) or type(exc).__module__ == "sqlite3":
+        hint += " (tokentrail.configure(sink=...) or the TOKENTRAIL_SINK variable choose the sink)"
+    if what == "write":
+        logger.error("tokentrail: could not write %d event%s to %r: %s (%s: %s). %s lost "
+                     "(tokentrail.stats()['lost']); the calls themselves are not affected. To fix: %s. "
+                     "tokentrail keeps trying with later events and does not repeat this message for this sink.",
+                     n_events, "" if n_events == 1 else "s", sink, happened, type(exc).__name__, exc,
+                     "It is" if n_events == 1 else "They are", hint)
+    else:
+        logger.error("tokentrail: %r failed to %s: %s (%s: %s). To fix: %s. Not repeated for this sink.",
+                     sink, what, happened, type(exc).__name__, exc, hint)
+
+
+def write_to_sink(sink: Any, events: list, health: SinkHealth | None = None) -> bool:
+    """Write a batch to one sink; a failure is reported once and the batch is counted as lost."""
     try:
         wb = getattr(sink, "write_batch", None)
         if wb is not None:
             wb(events)
         else:
-            w = sink.write
+            w = getattr(sink, "write", None)
+            if w is None:
+                # A sink given by name or as a function (e.g. log_event(sink="x.jsonl")).
+                return write_to_sink(_resolved(sink), events, health)
             for e in events:
                 w(e)
-        return True
     except Exception as e:
-        stats_lost(len(events))
-        _report_sink_error(sink, "write", e, seen)
+        n = len(events) - max(0, min(len(events), getattr(e, "lines_written", 0) or 0))
+        stats_lost(n)
+        if health is not None:
+            health.failed(sink, n)
+        _report_sink_error(sink, "write", e, health, n)
         return False
+    if health is not None and health.failing:
+        health.succeeded(sink)
+    return True
 
 
-def call_quietly(sink: Any, method: str, seen: set | None = None) -> None:
+_resolved_cache: dict[int, tuple[Any, Any]] = {}
+
+
+def _resolved(spec: Any) -> Any:
+    hit = _resolved_cache.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        from ._sinks import resolve_sink
+        hit = _resolved_cache[id(spec)] = (spec, resolve_sink(spec))   # keeps spec alive: ids stay unique
+    return hit[1]
+
+
+def call_quietly(sink: Any, method: str, health: SinkHealth | None = None) -> None:
     fn = getattr(sink, method, None)
     if fn is None:
         return
     try:
         fn()
     except Exception as e:
-        _report_sink_error(sink, method, e, seen)
+        _report_sink_error(sink, method, e, health)
 
 
 _lost = 0
+_lost_lock = threading.Lock()
 
 
 def stats_lost(n: int) -> None:
     global _lost
-    _lost += n
+    with _lost_lock:
+        _lost += n
 
 
 def lost() -> int:
@@ -221,10 +441,24 @@ def lost() -> int:
 WRITER = Writer()
 
 
+def add_observer(fn: Callable[[dict], None]) -> None:
+    """See every event on the writer thread just before it is written (tests, debugging)."""
+    WRITER.add_observer(fn)
+
+
+def remove_observer(fn: Callable[[dict], None]) -> None:
+    WRITER.remove_observer(fn)
+
+
 def _at_exit() -> None:
     try:
         WRITER.flush(timeout=10.0)
+        WRITER.stop()             # events recorded after this point are written at once
         WRITER.close_sinks()
+        if WRITER.dropped or _lost:
+            logger.warning("tokentrail: this process recorded events that were not written: %d dropped because "
+                           "the queue was full, %d lost because a sink failed (see the earlier messages).",
+                           WRITER.dropped, _lost)
     except Exception:
         logger.exception("tokentrail: error while draining events at exit")
 
@@ -232,12 +466,65 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
+# --------------------------------------------------------------------------- fork
+
+_mp_registered = False
+
+
+def _before_fork() -> None:
+    # multiprocessing's fork children leave through os._exit(), which skips atexit; ask
+    # multiprocessing to drain the child's queue at its exit instead (registered once,
+    # in the parent, so that every child runs it after multiprocessing's own reset).
+    global _mp_registered
+    if _mp_registered:
+        return
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    try:
+        util.register_after_fork(WRITER, _mp_child_setup)
+        _mp_registered = True
+    except Exception:
+        pass
+
+
+def _mp_child_setup(writer: Writer) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(writer, _at_exit, exitpriority=0)
+
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
+def _reinit_locks() -> None:
+    """Replace every module-level ``*_lock`` of tokentrail with a fresh one.
+
+    Only the forking thread survives in the child; a lock another thread held at that
+    moment (the writer loading the price tables, say) would stay held forever and hang
+    the child's first event.
+    """
+    for name, mod in list(sys.modules.items()):
+        if mod is None or not (name == "tokentrail" or name.startswith("tokentrail.")):
+            continue
+        for attr, val in list(vars(mod).items()):
+            if attr.endswith("_lock") and isinstance(val, _LOCK_TYPES):
+                setattr(mod, attr, threading.RLock() if isinstance(val, _LOCK_TYPES[1]) else threading.Lock())
+    cfg = sys.modules.get("tokentrail._config")
+    table = getattr(cfg, "_table", None)
+    if table is not None and isinstance(getattr(table, "_lock", None), _LOCK_TYPES):
+        table._lock = threading.Lock()
+
+
 def _after_fork_child() -> None:
     global _lost
     _lost = 0
+    try:
+        _reinit_locks()
+    except Exception:
+        pass
     WRITER.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_child)
-
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
