@@ -1,0 +1,227 @@
+"""Totals, cost breakdowns, filters, re-pricing, latency and the three renderings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+import tokentrail
+from tokentrail.analysis import InputError, build_report, generate_events, render_report, write_events
+
+from .helpers import at, call
+
+
+@pytest.fixture
+def mixed(jsonl):
+    events = [
+        call(trace="a", t=0, model="gpt-4o", metadata={"team": "search"}, name="answer"),
+        call(trace="a", t=1, model="gpt-4o-mini", metadata={"team": "search"}, name="route"),
+        call(trace="b", t=86400, model="claude-sonnet-4-5", metadata={"team": "support"}, name="answer",
+             namespace="prod"),
+        call(trace="c", t=86401, model="gpt-4o", status="error", cost=0.0, name="answer"),
+        {"traceId": "a", "id": "span-1", "type": "span", "name": "answer", "startTime": at(0), "cost": 0.0,
+         "input": {"model": "", "prompt": "x"}, "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
+    ]
+    return events, jsonl(events)
+
+
+def test_totals(mixed):
+    events, path = mixed
+    calls = [e for e in events if e["type"] != "span"]
+    r = build_report([path])
+    t = r["totals"]
+    assert t["calls"] == 4 and t["errors"] == 1 and t["error_rate"] == 0.25
+    assert t["cost"] == pytest.approx(sum(e["cost"] for e in calls))
+    assert t["prompt_tokens"] == sum(e["usage"]["prompt_tokens"] for e in calls)
+    assert t["completion_tokens"] == sum(e["usage"]["completion_tokens"] for e in calls)
+    assert t["total_tokens"] == t["prompt_tokens"] + t["completion_tokens"]
+    assert t["traces"] == 3 and t["first"] == at(0) and t["last"] == at(86401)
+    assert r["other_events"] == 1            # the span is not a call of any model
+    assert r["repriced"] is False and r["sources"] == [path]
+
+
+def test_cost_by_several_keys(mixed):
+    events, path = mixed
+    r = build_report([path], by=["model", "provider", "trace", "name", "day", "metadata.team"])
+    by_model = {row["key"]: row for row in r["by"]["model"]}
+    assert by_model["gpt-4o"]["calls"] == 2 and by_model["gpt-4o"]["errors"] == 1
+    assert [row["cost"] for row in r["by"]["model"]] == sorted((row["cost"] for row in r["by"]["model"]),
+                                                               reverse=True)
+    assert sum(row["share"] for row in r["by"]["model"]) == pytest.approx(1.0)
+    assert {row["key"] for row in r["by"]["provider"]} == {"openai", "anthropic"}
+    assert {row["key"]: row["calls"] for row in r["by"]["trace"]} == {"a": 2, "b": 1, "c": 1}
+    assert {row["key"]: row["calls"] for row in r["by"]["name"]} == {"answer": 3, "route": 1}
+    assert {row["key"]: row["calls"] for row in r["by"]["day"]} == {"2026-11-23": 2, "2026-11-24": 2}
+    assert {row["key"]: row["calls"] for row in r["by"]["metadata.team"]} == {"search": 2, "support": 1,
+                                                                            "(none)": 1}
+    for rows in r["by"].values():
+        assert sum(row["cost"] for row in rows) == pytest.approx(r["totals"]["cost"])
+
+
+def test_unknown_by_key_and_bad_dates_are_input_errors(mixed):
+    _, path = mixed
+    with pytest.raises(InputError, match="unknown --by key 'colour'"):
+        build_report([path], by=["colour"])
+    with pytest.raises(InputError, match="metadata.KEY"):
+        build_report([path], by=["metadata."])
+    with pytest.raises(InputError, match="--since 'last tuesday' is not a date"):
+        build_report([path], since="last tuesday")
+    with pytest.raises(InputError, match="--until"):
+        build_report([path], since="2026-11-24", until="2026-11-20")
+
+
+def test_filters(mixed):
+    _, path = mixed
+    assert build_report([path], model="gpt-4o")["totals"]["calls"] == 2
+    assert build_report([path], model="gpt-4o,claude-sonnet-4-5")["totals"]["calls"] == 3
+    assert build_report([path], trace_id="a")["totals"]["calls"] == 2
+    assert build_report([path], namespace="prod")["totals"]["calls"] == 1
+    assert build_report([path], namespace="default")["totals"]["calls"] == 3
+    assert build_report([path], since="2026-11-24")["totals"]["calls"] == 2
+    assert build_report([path], until="2026-11-23")["totals"]["calls"] == 2        # the whole day
+    r = build_report([path], since="2026-11-23T10:00:00.500Z", until="2026-11-24T10:00:00.500Z")
+    assert r["totals"]["calls"] == 2 and r["filtered_out"] == 2
+    assert r["filters"]["since"] == "2026-11-23T10:00:00.500Z"
+    assert build_report([path], since="100000d")["totals"]["calls"] == 4
+    empty = build_report([path], model="nothing-like-this")
+    assert empty["totals"]["calls"] == 0
+    assert "No events match the filters" in render_report(empty)
+
+
+def test_model_filter_matches_snapshots_through_the_price_table(jsonl):
+    path = jsonl([call(model="gpt-4o-2024-08-06"), call(trace="x", model="gpt-4o-mini")])
+    r = build_report([path], model="gpt-4o")
+    assert r["totals"]["calls"] == 1 and r["by"]["model"][0]["key"] == "gpt-4o-2024-08-06"
+
+
+def test_reprice_with_an_override_file(mixed, tmp_path):
+    events, path = mixed
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  gpt-4o: {input: 100, output: 200}\n")
+    r = build_report([path], reprice=True, pricing=str(prices), by=["model"])
+    assert r["repriced"] is True and r["filters"]["pricing"] == str(prices)
+    by_model = {row["key"]: row for row in r["by"]["model"]}
+    gpt4o = [e for e in events if e.get("model") == "gpt-4o"]
+    expected = sum(e["usage"]["prompt_tokens"] * 100 / 1e6 + e["usage"]["completion_tokens"] * 200 / 1e6
+                   for e in gpt4o)
+    assert by_model["gpt-4o"]["cost"] == pytest.approx(expected)
+    # the others are priced from the built-in tables
+    sonnet = next(e for e in events if e.get("model") == "claude-sonnet-4-5")
+    assert by_model["claude-sonnet-4-5"]["cost"] == pytest.approx(sonnet["cost"])
+    assert "recomputed" in render_report(r)
+
+
+def test_reprice_matches_the_recorder(jsonl, events):
+    tokentrail.log_event(input={"model": "claude-sonnet-4-5", "prompt": "x"}, provider="anthropic",
+                         usage={"input_tokens": 1000, "output_tokens": 300, "cache_read_input_tokens": 5000,
+                                "cache_creation_input_tokens": 2000})
+    tokentrail.log_event(input={"model": "gpt-4o-2024-08-06", "prompt": "y"},
+                         usage={"prompt_tokens": 3000, "completion_tokens": 50, "cached_tokens": 1024})
+    path = jsonl(events)
+    assert build_report([path], reprice=True)["totals"]["cost"] == pytest.approx(sum(e["cost"] for e in events),
+                                                                                  rel=1e-9)
+
+
+def test_broken_pricing_file_is_an_input_error(mixed, tmp_path):
+    _, path = mixed
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: [1, 2\n")
+    with pytest.raises(InputError, match="bad.yaml"):
+        build_report([path], reprice=True, pricing=str(bad))
+
+
+def test_latency_percentiles(jsonl):
+    events = [call(trace=f"t{i}", t=i, latency_ms=ms) for i, ms in enumerate([100, 200, 300, 400, 1000])]
+    r = build_report([jsonl(events)])
+    lat = r["latency"]
+    assert lat["p50_ms"] == 300 and lat["p95_ms"] == 1000 and lat["count"] == 5 and lat["exact"]
+    assert lat["by_model"]["gpt-4o"]["p50_ms"] == 300
+
+
+def test_latency_from_start_and_end_when_not_recorded(jsonl):
+    line = {"traceId": "t", "startTime": at(0), "endTime": at(1.25), "input": {"model": "gpt-4o", "prompt": "x"},
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5}, "cost": 0.0001}
+    assert build_report([jsonl([line])])["latency"]["p50_ms"] == 1250
+
+
+def test_latency_histogram_for_many_calls():
+    from tokentrail.analysis._quantiles import Quantiles
+    q = Quantiles()
+    q.extend([float(v) for v in range(1, 10001)])
+    assert not q.exact
+    assert q.percentile(50) == pytest.approx(5000, rel=0.006)
+    assert q.percentile(95) == pytest.approx(9500, rel=0.006)
+
+
+def test_top_traces(mixed):
+    _, path = mixed
+    r = build_report([path], top=2)
+    assert len(r["top_traces"]) == 2
+    first = r["top_traces"][0]
+    assert set(first) == {"traceId", "calls", "cost", "models", "errors", "start", "names"}
+    assert first["cost"] >= r["top_traces"][1]["cost"]
+    a = next(t for t in build_report([path])["top_traces"] if t["traceId"] == "a")
+    assert a["calls"] == 2 and a["models"] == ["gpt-4o", "gpt-4o-mini"] and a["start"] == at(0)
+    assert a["names"] == ["answer", "route"]
+
+
+def test_render_json_is_the_dict(mixed):
+    _, path = mixed
+    r = build_report([path], by=["model", "metadata.team"])
+    assert json.loads(render_report(r, "json")) == r
+
+
+def test_render_csv_flattens_the_cost_tables(mixed):
+    _, path = mixed
+    r = build_report([path], by=["model", "metadata.team"])
+    rows = list(csv.DictReader(io.StringIO(render_report(r, "csv"))))
+    assert rows[0]["by"] == "totals" and int(rows[0]["calls"]) == 4
+    assert {row["by"] for row in rows[1:]} == {"model", "metadata.team"}
+    assert sum(float(row["cost_usd"]) for row in rows if row["by"] == "model") == pytest.approx(
+        r["totals"]["cost"])
+
+
+def test_render_table_has_every_section(jsonl):
+    events = [call(t=i) for i in range(3)] + [call(trace="x", model="gpt-4", prompt="Hi", t=10)]
+    r = build_report([jsonl(events)], by=["model", "day"])
+    text = render_report(r)
+    for section in ("Totals", "Cost by model", "Cost by day", "Top traces", "Latency (ms)", "Waste findings"):
+        assert section in text
+    assert "retry_loop" in text and "overkill" in text and "$" in text
+    with pytest.raises(ValueError):
+        render_report(r, "xml")
+
+
+def test_generated_events_are_deterministic_and_report_in_parallel_as_in_one_process(tmp_path):
+    a = list(generate_events(50, seed=7))
+    assert a == list(generate_events(50, seed=7)) and a != list(generate_events(50, seed=8))
+    path = tmp_path / "gen.jsonl"
+    assert write_events(path, 3000, seed=3) == 3000
+    one = build_report([str(path)], by=["model", "trace"], workers=1)
+    two = build_report([str(path)], by=["model", "trace"], workers=2)
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+    assert {"retry_loop", "overkill", "fallback_chain", "missed_cache", "unpriced_model"} <= set(
+        one["findings_summary"])
+
+
+def test_closing_idle_traces_early_changes_nothing_for_a_time_ordered_log(tmp_path, monkeypatch):
+    from tokentrail.analysis import _aggregate
+    path = tmp_path / "gen.jsonl"
+    write_events(path, 4000, seed=5)
+    reference = json.dumps(build_report([str(path)], by=["trace"], workers=1), sort_keys=True)
+    monkeypatch.setattr(_aggregate, "SWEEP_EVERY", 64)
+    monkeypatch.setattr(_aggregate, "IDLE_EVENTS", 100)
+    monkeypatch.setattr(_aggregate, "IDLE_SECONDS", 120.0)
+    monkeypatch.setattr(_aggregate, "HOLD_EVENTS", 50)
+    for workers in (1, 3):
+        got = build_report([str(path)], by=["trace"], workers=workers)
+        assert json.dumps(got, sort_keys=True) == reference
+
+
+def test_check_by_accepts_commas_aliases_and_dedupes():
+    from tokentrail.analysis import check_by
+    assert check_by(None) == ["model"]
+    assert check_by(["model,metadata.team", "trace_id", "model"]) == ["model", "metadata.team", "trace"]
