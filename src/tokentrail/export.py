@@ -58,8 +58,13 @@ def _db_path(database: Any) -> str:
             path = sqlite_path(spec)
         except SinkError as e:
             raise InputError(str(e)) from None
+    elif spec.strip().lower().startswith(("postgresql://", "postgres://")):
+        from .analysis._read import resolve_sources
+        resolve_sources([spec])       # connects and checks the events table, before any output is written
+        return spec
     elif "://" in spec:
-        raise InputError(f"{spec!r}: exports read tokentrail's SQLite sink only; give sqlite:///path/to/file.db")
+        raise InputError(f"{spec!r}: exports read tokentrail's SQLite or PostgreSQL sink; give "
+                         "sqlite:///path/to/file.db or postgresql://user@host/db")
     else:
         path = spec
     if not os.path.exists(path):
@@ -81,6 +86,11 @@ def _model_list(models: Any) -> list[str] | None:
 
 
 def _events(path: str, label: str, namespace: str | None) -> Iterator[tuple[str, dict]]:
+    if path.lower().startswith(("postgresql://", "postgres://")):
+        from .sinks.postgres import pg_iter_events
+        for ns, ev in pg_iter_events(path, namespace=namespace, types=("generation",), with_namespace=True):
+            yield ns or ev.get("namespace") or "default", ev
+        return
     conn = open_sqlite(path, label)
     sql = "SELECT namespace, event FROM events WHERE (type IS NULL OR type = 'generation')"
     args: list[Any] = []

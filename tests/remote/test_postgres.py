@@ -314,3 +314,31 @@ def test_unreachable_server_does_not_block_the_caller(monkeypatch, sinks):
     assert time.perf_counter() - t0 < 0.1
     assert not pg.flush()
     assert pg.buffered == 5 and "OperationalError" in (pg.last_error or "")
+
+
+def test_report_and_export_read_postgres_like_jsonl(pg_url, sinks, tmp_path):
+    analysis = pytest.importorskip("tokentrail.analysis")
+    from tokentrail.export import export_models, export_prompts
+    evs = sample_events()
+    pg = sinks(pg_url)
+    pg.write_batch(evs)
+    assert pg.flush(timeout=20)
+    path = tmp_path / "e.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in evs))
+    from_pg = analysis.build_report([pg_url], by=["model", "metadata.team"])
+    from_file = analysis.build_report([str(path)], by=["model", "metadata.team"])
+    for key in ("totals", "by", "findings", "waste_total_usd", "latency"):
+        assert from_pg[key] == from_file[key], key
+    sqlite_db = tmp_path / "e.db"
+    import tokentrail as tt
+    tt.SqliteSink(f"sqlite:///{sqlite_db}").write_batch(evs)
+    for fn in (export_models, export_prompts):
+        a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        assert fn(str(a), database=pg_url) == fn(str(b), database=f"sqlite:///{sqlite_db}") > 0
+        assert a.read_text() == b.read_text()
+
+
+def test_report_on_unreachable_postgres_is_one_clear_error():
+    analysis = pytest.importorskip("tokentrail.analysis")
+    with pytest.raises(analysis.InputError, match="cannot connect to postgresql://u:\\*\\*\\*@127.0.0.1:1/db"):
+        analysis.build_report(["postgresql://u:secret@127.0.0.1:1/db"])

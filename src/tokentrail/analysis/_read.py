@@ -28,7 +28,7 @@ _SNIFF = 65536
 
 @dataclass(frozen=True)
 class Source:
-    """One input: ``kind`` is ``"file"``, ``"gzip"``, ``"stdin"`` or ``"sqlite"``."""
+    """One input: ``kind`` is ``"file"``, ``"gzip"``, ``"stdin"``, ``"sqlite"`` or ``"postgres"``."""
 
     kind: str
     path: str     # file or database path ("-" for stdin)
@@ -54,6 +54,8 @@ def resolve_sources(sources: list[str] | tuple[str, ...] | None) -> list[Source]
             out.append(Source("stdin", "-", "<stdin>"))
         elif spec.lower().startswith("sqlite:"):
             out.append(_sqlite_source(spec))
+        elif spec.strip().lower().startswith(("postgresql://", "postgres://")):
+            out.append(_postgres_source(spec))
         elif any(c in spec for c in _GLOB_CHARS) and not os.path.exists(spec):
             matches = sorted(p for p in glob.glob(os.path.expanduser(spec), recursive=True) if os.path.isfile(p))
             if not matches:
@@ -133,6 +135,25 @@ def _sqlite_source(spec: str) -> Source:
     return Source("sqlite", path, spec)
 
 
+def _postgres_source(spec: str) -> Source:
+    try:
+        from ..sinks.postgres import connect, safe_url
+    except ImportError:
+        raise InputError(f"reading {spec.split('://')[0]}:// needs psycopg: pip install 'tokentrail[postgres]'") \
+            from None
+    label = safe_url(spec)
+    try:
+        with connect(spec) as conn:
+            row = conn.execute("SELECT to_regclass('events')").fetchone()
+    except Exception as e:
+        raise InputError(f"cannot connect to {label} ({type(e).__name__}: {str(e).strip().splitlines()[0]}); "
+                         "check the URL and that the server is running") from None
+    if not row or row[0] is None:
+        raise InputError(f"{label} has no tokentrail events table; give the database the PostgreSQL sink "
+                         "wrote, or create it with `tokentrail db init URL`")
+    return Source("postgres", spec, label)
+
+
 def open_sqlite(path: str, label: str) -> sqlite3.Connection:
     """Open a tokentrail database read-only; InputError unless it has an ``events`` table."""
     try:
@@ -154,6 +175,16 @@ def iter_raw(src: Source, *, namespace: str | None = None, trace_id: str | None 
     (``start`` must be at a line start; line numbers then count from that point)."""
     if src.kind == "sqlite":
         yield from _iter_sqlite(src, namespace, trace_id)
+        return
+    if src.kind == "postgres":
+        from ..sinks.postgres import pg_iter_events
+        try:
+            yield from pg_iter_events(src.path, namespace=namespace, trace_id=trace_id, raw=True)
+        except Exception as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"{src.label!r} cannot be read ({type(e).__name__}: {str(e).strip()}); check the "
+                             "URL and that the server is running") from None
         return
     if src.kind == "stdin":
         f: Any = sys.stdin.buffer
