@@ -101,6 +101,8 @@ def test_export_to_stdout(db, capsys):
 def test_export_errors(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         tokentrail.export_models(str(tmp_path / "o.jsonl"), database=f"sqlite:///{tmp_path / 'missing.db'}")
-    with pytest.raises(InputError, match="SQLite"):
+    with pytest.raises(InputError, match="SQLite or PostgreSQL"):
+        tokentrail.export_prompts(str(tmp_path / "o.jsonl"), database="mysql://x/y")
+    with pytest.raises(InputError, match="cannot connect to postgresql://x/y"):
         tokentrail.export_prompts(str(tmp_path / "o.jsonl"), database="postgresql://x/y")
     assert not (tmp_path / "o.jsonl").exists()
