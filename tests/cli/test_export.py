@@ -48,9 +48,13 @@ def test_export_models_and_prompts(cli, db, tmp_path):
     assert [json.loads(line)["namespace"] for line in proc.stdout.splitlines()] == ["growth"]
 
 
-def test_database_must_be_a_sqlite_url(cli, tmp_path):
-    assert_user_error(cli("export", "models", "out.jsonl", "--database", "calls.db"), 2, "not a SQLite URL")
-    assert_user_error(cli("export", "models", "out.jsonl", "--database", "postgresql://h/db"), 2, "not a SQLite URL")
+def test_database_must_be_a_sqlite_or_postgres_url(cli, tmp_path):
+    assert_user_error(cli("export", "models", "out.jsonl", "--database", "calls.db"), 2,
+                      "not a SQLite or PostgreSQL URL")
+    assert_user_error(cli("export", "models", "out.jsonl", "--database", "mysql://h/db"), 2,
+                      "not a SQLite or PostgreSQL URL")
+    assert_user_error(cli("export", "models", "out.jsonl", "--database", "postgresql://u@127.0.0.1:1/db"), 1,
+                      "cannot connect to postgresql://u@127.0.0.1:1/db")
     assert_user_error(cli("export", "models", "out.jsonl"), 2, "--database")
     assert files_in(tmp_path) == set()
 

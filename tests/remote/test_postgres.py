@@ -329,6 +329,7 @@ def test_report_and_export_read_postgres_like_jsonl(pg_url, sinks, tmp_path):
     from_file = analysis.build_report([str(path)], by=["model", "metadata.team"])
     for key in ("totals", "by", "findings", "waste_total_usd", "latency"):
         assert from_pg[key] == from_file[key], key
+    assert from_pg["aggregated_in"] == "postgresql"
     sqlite_db = tmp_path / "e.db"
     import tokentrail as tt
     tt.SqliteSink(f"sqlite:///{sqlite_db}").write_batch(evs)
@@ -342,3 +343,25 @@ def test_report_on_unreachable_postgres_is_one_clear_error():
     analysis = pytest.importorskip("tokentrail.analysis")
     with pytest.raises(analysis.InputError, match="cannot connect to postgresql://u:\\*\\*\\*@127.0.0.1:1/db"):
         analysis.build_report(["postgresql://u:secret@127.0.0.1:1/db"])
+
+
+def test_cli_db_init_then_report_and_export_from_postgres(pg_url, sinks, tmp_path):
+    import subprocess
+    import sys as _sys
+
+    def cli(*args):
+        return subprocess.run([_sys.executable, "-m", "tokentrail", *args], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    r = cli("db", "init", pg_url)
+    assert r.returncode == 0, r.stderr
+    pg = sinks(pg_url)
+    pg.write_batch(sample_events())
+    assert pg.flush(timeout=20)
+    r = cli("report", pg_url, "--format", "json", "--by", "model")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["totals"]["calls"] == 4 and rep["aggregated_in"] == "postgresql"
+    r = cli("export", "prompts", "p.jsonl", "--database", pg_url)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) >= 1

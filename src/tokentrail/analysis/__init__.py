@@ -32,7 +32,16 @@ floats rounded to 10 significant digits; times are UTC ``YYYY-MM-DDTHH:MM:SS.mmm
                   # one list per --by key, most expensive first; at most ``by_limit`` rows, the
                   # rest summed in a last row {"key": "(N others)", ..., "others": N}
       "top_traces": [{"traceId", "calls", "cost", "models", "errors", "start", "names"}, ...],
+      "top_trace_calls": {traceId: [{"id", "startTime", "model", "cost", "failed"}, ...]},
+                  # the first 50 calls (by start time) of each of the top traces
       "latency":  {"p50_ms", "p95_ms", "count", "exact", "by_model": {model: {"count", "p50_ms", "p95_ms"}}},
+      "timeline": {"bucket": "hour", "models": [model, ..., "(others)"],
+                   "rows": [{"t": "2026-11-23T10", "cost": {model: usd}, "total", "calls"}, ...],
+                   "untimed": {"calls", "cost"}},
+                  # spend over time stacked by model (:mod:`._timeline`): bucket hour (data within
+                  # 3 days), day (400 days), month or year; the 8 most expensive models, the rest in
+                  # "(others)"; every bucket from first to last (empty ones too); rows + untimed
+                  # add up to totals.cost / totals.calls
       "findings": [{"kind", "severity", "traceId"?, "model"?, "calls": [{"id", "startTime", "model",
                     "cost", "failed"}, ...], "call_count", "waste_usd", "cost_usd", "detail", ...}, ...],
                   # kind: retry_loop | fallback_storm | fallback_chain | overkill | unpriced_model |
@@ -139,7 +148,8 @@ def build_report(sources: list[str] | tuple[str, ...] | None = None, *, by: list
                  workers: int | None = None) -> dict:
     """Read the events once and return the report dict (shape in the module docstring).
 
-    - ``sources``: file paths, globs, ``"-"`` (stdin), ``"sqlite:///x.db"``; empty → ``tokentrail.jsonl``.
+    - ``sources``: file paths, globs, ``"-"`` (stdin), ``"sqlite:///x.db"``, ``"postgresql://..."``
+      (totals and by-tables then computed by the server); empty → ``tokentrail.jsonl``.
     - ``by``: ``model``, ``provider``, ``trace``, ``name``, ``day``, ``hour``, ``month``,
       ``namespace``, ``status`` or ``metadata.KEY`` (several allowed).
     - ``model`` (comma-separated allowed; matches the requested or answered id or its
@@ -199,7 +209,25 @@ def build_report(sources: list[str] | tuple[str, ...] | None = None, *, by: list
                "since": format_ts(t_since) if t_since is not None else None,
                "until": format_ts(t_until) if t_until is not None else None,
                "namespace": namespace or None, "by": keys, "reprice": bool(reprice), "pricing": pricing or None}
-    return a.report(sources=[s.label for s in srcs], filters=filters)
+    report = a.report(sources=[s.label for s in srcs], filters=filters)
+    if len(srcs) == 1 and srcs[0].kind == "postgres" and not reprice:
+        _totals_from_sql(report, srcs[0].path, keys, model, trace_id, t_since, t_until, namespace)
+    return report
+
+
+def _totals_from_sql(report: dict, url: str, keys: list[str], model: str | None, trace_id: str | None,
+                     t_since: float | None, t_until: float | None, namespace: str | None) -> None:
+    """For a PostgreSQL input the totals and cost-by-key tables come from the server's
+    GROUP BY (the streamed pass still feeds latency, top traces and waste findings)."""
+    from ..sinks.postgres import pg_aggregate
+    agg = pg_aggregate(url, by=keys, model=model, trace_id=trace_id, since=t_since, until=t_until,
+                       namespace=namespace)
+    report["totals"].update({k: v for k, v in agg["totals"].items() if k in report["totals"]})
+    for key, rows in agg["by"].items():
+        ours = report["by"].get(key)
+        if ours is not None and len(ours) == len(rows):      # no "(N others)" row folded in
+            report["by"][key] = [{**old, **new} for old, new in zip(ours, rows)]
+    report["aggregated_in"] = "postgresql"
 
 
 def __getattr__(name: str):

@@ -34,9 +34,10 @@ from .._usage import count, normalize_usage
 from ._format import rnd
 from ._prices import Prices, usage_cost
 from ._quantiles import Quantiles
+from ._timeline import Timeline
 from ._waste import (C_COST, C_FAILED, C_FP, C_ID, C_MISS, C_MODEL, C_OVERKILL, C_PT, C_RMODEL, C_SEQ,
                      C_START, C_TIMED, MISSED_CACHE_MIN_TOKENS, OVERKILL_RATIO, RETRY_MIN_CALLS,
-                     SEVERITY_ORDER, MissedCache, ModelGroups, cache_savings_findings, detect_trace,
+                     SEVERITY_ORDER, MissedCache, ModelGroups, cache_savings_findings, call_ref, detect_trace,
                      failed_findings, materialize, short_simple_prompt, start_of, unpriced_findings)
 
 try:  # optional speed-up; never a dependency
@@ -129,6 +130,7 @@ class Analyzer:
         self.by: dict[str, dict[str, list]] = {k: {} for k in opts.by}
         self.lat = Quantiles()
         self.lat_by: dict[str, Quantiles] = {}
+        self.timeline = Timeline()
         self._pending_lat: dict[str, list] = {}
         self.traces: dict[str, list] = {}
         self.trace_count = 0
@@ -187,6 +189,7 @@ class Analyzer:
         unpriced_add = self.unpriced.add
         failed_add = self.failed.add
         cached_add = self.cached.add
+        timeline_add = self.timeline.add
         n_read = self.lines          # a running index across sources (idle checks use it)
         hold_until = n_read + HOLD_EVENTS if self.hold_head else -1
         seq = self.chunk * 10**12 + n_read
@@ -361,6 +364,7 @@ class Analyzer:
                 if start > watermark:
                     watermark = start
             mkey = info.model or "(unknown)"      # one shared string per model id
+            timeline_add(start, mkey, cost)
 
             # -- cost by key
             if not tid:
@@ -551,7 +555,7 @@ class Analyzer:
             start = next((start_of(c) for c in calls if c[C_TIMED]), None)
             entry = {"traceId": tid, "calls": len(calls), "cost": rnd(cost),
                      "models": list(dict.fromkeys(c[C_MODEL] for c in calls)), "errors": errors,
-                     "start": start, "names": sorted(tr[3])}
+                     "start": start, "names": sorted(tr[3]), "call_list": [call_ref(c) for c in calls[:50]]}
             self._fseq += 1
             item = (cost, -self._fseq, entry)
             if len(top) < self.opts.top:
@@ -603,7 +607,7 @@ class Analyzer:
     def state(self) -> dict:
         """Everything a parent needs to merge this analyzer (open traces included)."""
         return {k: getattr(self, k) for k in (
-            "totals", "first", "last", "by", "lat", "lat_by", "traces", "trace_count", "top", "findings",
+            "totals", "first", "last", "by", "lat", "lat_by", "timeline", "traces", "trace_count", "top", "findings",
             "summary", "waste_total", "unpriced", "failed", "cached", "missed", "skipped", "other_events",
             "filtered_out", "computed_costs", "warnings", "warned", "lines", "watermark")}
 
@@ -626,6 +630,7 @@ class Analyzer:
                     for i in range(4):
                         r[i] += row[i]
         self.lat.merge(s["lat"])
+        self.timeline.merge(s["timeline"])
         for m, q in s["lat_by"].items():
             if m in self.lat_by:
                 self.lat_by[m].merge(q)
@@ -705,6 +710,7 @@ class Analyzer:
                             "others": len(rest)})
             by[key] = out
         top_traces = [e for _c, _s, e in sorted(self.top, key=lambda x: (-x[0], x[2]["traceId"]))]
+        top_trace_calls = {e["traceId"]: e.pop("call_list", []) for e in top_traces}
 
         def q(qs: Quantiles) -> dict:
             p50, p95 = qs.percentile(50), qs.percentile(95)
@@ -724,7 +730,9 @@ class Analyzer:
             "totals": totals,
             "by": by,
             "top_traces": top_traces,
+            "top_trace_calls": top_trace_calls,
             "latency": latency,
+            "timeline": self.timeline.section(),
             "findings": findings,
             "findings_summary": summary,
             "findings_truncated": max(0, sum(v[0] for v in self.summary.values()) - len(findings)),

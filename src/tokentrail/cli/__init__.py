@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if getattr(args, "run", None) is None:
-            raise UsageError("choose a command: demo, report, log, export or pricing "
+            raise UsageError("choose a command: demo, report, log, export, pricing or db "
                              "(see tokentrail --help)")
         return int(args.run(args) or EXIT_OK)
     except CliError as e:

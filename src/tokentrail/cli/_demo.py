@@ -1,4 +1,5 @@
-"""``tokentrail demo``: run :func:`tokentrail.demo.run_demo`, then print the report of what it wrote."""
+"""``tokentrail demo``: run :func:`tokentrail.demo.run_demo`, then print the report of what it wrote
+(``--html [FILE]``: and end by writing that report as a page, :mod:`tokentrail.html`, and printing its path)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 
 from ._common import check_writable_sink, default_sink_spec, require, resolve_sink_spec, use_pricing
-from ._errors import CliError
+from ._errors import CliError, UsageError
 
 NAMESPACE = "demo"
 
@@ -22,8 +23,15 @@ def run(args: argparse.Namespace) -> int:
     use_pricing(None, "")                                   # a broken TOKENTRAIL_PRICING fails now
     require("openai", "the demo")
     require("anthropic", "the demo")
+    html = getattr(args, "html", None)
+    if html is not None:
+        if source is None:
+            raise UsageError(f"--html needs a sink the report can be read back from (a .jsonl file or "
+                             f"sqlite:///file.db), not {spec!r}")
+        from ..html._cli import check_output
+        check_output(html)
     render = None
-    if source is not None and not args.quiet:
+    if source is not None and (not args.quiet or html is not None):
         render = require("tokentrail.analysis", "the report engine", "build_report", "render_report")
 
     path = getattr(sink, "path", None)
@@ -53,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("the demo ran but recorded no events: tokentrail.attach did not instrument the clients")
 
     where = source or spec
+    by = ["model"] + (["provider"] if html is not None else []) + ["metadata.team"]
     if args.quiet:
         if source is not None:
             sys.stdout.write(source + "\n")
+        if html is not None and render is not None:          # --quiet --html: and the page's path
+            from ..html._cli import write_page
+            report = render[0]([source], by=by, namespace=NAMESPACE, since=format_ts(run.started - 0.001), top=5)
+            sys.stdout.write(write_page(report, html) + "\n")
         return 0
     # In json/csv mode stdout carries only the report; the summary goes to stderr.
     info = sys.stdout if args.format == "table" and render is not None else sys.stderr
@@ -68,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
     if render is None:
         return 0
     build_report, render_report = render
-    report = build_report([source], by=["model", "metadata.team"], namespace=NAMESPACE,
-                          since=format_ts(run.started - 0.001), top=5)
+    report = build_report([source], by=by, namespace=NAMESPACE, since=format_ts(run.started - 0.001), top=5)
     text = render_report(report, fmt=args.format)
     if args.format == "table":
         info.write(f"\nReport of this run (`tokentrail report {source} --namespace {NAMESPACE} --by metadata.team` "
                    "shows every run):\n\n")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if html is not None:
+        from ..html._cli import write_page
+        info.write(f"\nReport page: {write_page(report, html)}\n")
     return 0

@@ -18,8 +18,8 @@ def database_path(url: str) -> str:
     """The file behind ``--database``; only ``sqlite:///`` URLs are accepted (exit 2 otherwise)."""
     from .._sinks import SinkError, sqlite_path
     if not url.lower().startswith("sqlite:///"):
-        raise UsageError(f"--database: {url!r} is not a SQLite URL; write sqlite:///relative.db or "
-                         "sqlite:////absolute.db")
+        raise UsageError(f"--database: {url!r} is not a SQLite or PostgreSQL URL; write sqlite:///relative.db, "
+                         "sqlite:////absolute.db or postgresql://user@host/db")
     try:
         return sqlite_path(url)
     except SinkError as e:
@@ -27,6 +27,8 @@ def database_path(url: str) -> str:
 
 
 def _check_database(url: str) -> None:
+    if url.strip().lower().startswith(("postgresql://", "postgres://")):
+        return   # the export function connects and checks the events table before writing anything
     path = database_path(url)
     if not os.path.exists(path):
         raise CliError(f"database {path!r} (from --database {url}) does not exist; check the path "

@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_log(sub)
     _add_export(sub)
     _add_pricing(sub)
+    _add_db(sub)
     return p
 
 
@@ -171,6 +172,9 @@ def _add_demo(sub: Any) -> None:
                         "(default: TOKENTRAIL_SINK or tokentrail.jsonl)")
     c.add_argument("--format", choices=FORMATS, default="table", help="format of the report (default: table)")
     c.add_argument("-q", "--quiet", action="store_true", help="print only the path of what was written")
+    c.add_argument("--html", nargs="?", const="tokentrail-report.html", metavar="FILE",
+                   help="also write the run's report as a self-contained HTML page with charts and print its "
+                        "path (default FILE: tokentrail-report.html; needs tokentrail[html])")
     c.set_defaults(run=_lazy("_demo"))
 
 
@@ -180,7 +184,8 @@ def _add_report(sub: Any) -> None:
              "(retry loops, fallback storms, overkill, unpriced models, cache savings) of event logs.\n"
              "Malformed lines are reported with their line number and skipped.",
              "tokentrail report tokentrail.jsonl --by model --by metadata.team --since 7d\n"
-             "tokentrail report sqlite:///calls.db --format json --fail-on waste",
+             "tokentrail report sqlite:///calls.db --format json --fail-on waste\n"
+             "tokentrail report tokentrail.jsonl --by model,metadata.team --html report.html",
              "INPUT is a JSONL file written by tokentrail (a glob such as 'logs/*.jsonl', a .gz file,\n"
              "'-' for standard input) or sqlite:///file.db; the default is TOKENTRAIL_SINK or\n"
              "tokentrail.jsonl. --since/--until take a date (2026-11-23), a UTC time\n"
@@ -200,6 +205,10 @@ def _add_report(sub: Any) -> None:
                    help="recompute every cost from the current price tables instead of the logged cost")
     c.add_argument("--pricing", metavar="FILE", help="a price override file (YAML) to price with (see --reprice)")
     c.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    c.add_argument("--html", metavar="FILE",
+                   help="also write a self-contained HTML page with charts (works offline) to FILE; the report "
+                        "is still printed; without --by the page shows model and provider (needs "
+                        "tokentrail[html])")
     c.add_argument("--top", type=count_int, default=10, metavar="N",
                    help="how many of the most expensive traces to list (default: 10)")
     c.add_argument("--fail-on", choices=("waste",), metavar="waste",
@@ -246,7 +255,7 @@ def _add_log(sub: Any) -> None:
 
 
 def _add_export(sub: Any) -> None:
-    c = _cmd(sub, "export", "export models or prompts from a SQLite database as JSONL",
+    c = _cmd(sub, "export", "export models or prompts from a SQLite or PostgreSQL database as JSONL",
              "The earlier prompt logger's exports, from a database written by the SQLite sink:\n"
              "  models   one line per model seen (calls, tokens, cost)\n"
              "  prompts  one line per prompt/completion pair (for fine-tuning or review)",
@@ -254,7 +263,8 @@ def _add_export(sub: Any) -> None:
              "tokentrail export models models.jsonl --database sqlite:///calls.db --models gpt-4o,gpt-4o-mini")
     c.add_argument("what", choices=("models", "prompts"), metavar="{models,prompts}", help="what to export")
     c.add_argument("out", metavar="OUT", help="the JSONL file to write ('-' for standard output)")
-    c.add_argument("--database", required=True, metavar="sqlite:///DB", help="the SQLite database to read")
+    c.add_argument("--database", required=True, metavar="URL",
+                   help="the database to read: sqlite:///file.db or postgresql://user@host/db")
     c.add_argument("--namespace", type=non_blank, metavar="NS", help="only this namespace")
     c.add_argument("--models", type=key_list, metavar="A,B", help="only these models (comma-separated)")
     c.add_argument("--type", choices=("chat", "text"), help="prompts only: chat messages or plain text prompts")
@@ -300,6 +310,24 @@ def _add_pricing(sub: Any) -> None:
                     help="the file to write (default: tokentrail-pricing.yaml)")
     it.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     it.set_defaults(run=_lazy("_pricing", "run_init"))
+
+
+def _add_db(sub: Any) -> None:
+    c = _cmd(sub, "db", "create the events table in a PostgreSQL database",
+             "Database commands for the PostgreSQL sink (tokentrail[postgres]).",
+             "tokentrail db init postgresql://app@127.0.0.1:5432/llm")
+    dsub = c.add_subparsers(title="db commands", metavar="{init}", parser_class=_Parser)
+    c.set_defaults(run=_no_db_command)
+    it = dsub.add_parser("init", help="create the events table and its indexes", formatter_class=_Formatter,
+                         description="Create tokentrail's events table (the SQLite sink's columns) and its "
+                                     "indexes in a PostgreSQL database; the sink also does this on first use.",
+                         epilog=_epilog("tokentrail db init postgresql://app@127.0.0.1:5432/llm"))
+    it.add_argument("url", type=non_blank, metavar="URL", help="postgresql://user@host[:port]/database")
+    it.set_defaults(run=_lazy("_db"))
+
+
+def _no_db_command(args: argparse.Namespace) -> int:
+    raise UsageError("choose a db command: init (see tokentrail db --help)")
 
 
 def _no_pricing_command(args: argparse.Namespace) -> int:

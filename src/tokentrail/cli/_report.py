@@ -4,6 +4,9 @@ The engine (:mod:`tokentrail.analysis`) reads the inputs, checks them and raises
 ``InputError`` with one sentence for a bad one (exit 1); malformed lines are passed to
 ``warn`` with their line number and skipped. This module only maps flags to
 :func:`build_report`, prints :func:`render_report` and decides the exit code.
+``--html FILE`` also writes the page of :mod:`tokentrail.html` (the printed report and
+the exit codes are unchanged; the page's path is printed after a table, on standard
+error after JSON/CSV).
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ class Warnings:
                              f"({self.count} in total)\n")
 
 
+_DB_SCHEMES = ("sqlite:", "postgresql://", "postgres://")
+
+
 def default_inputs() -> list[str]:
     """No INPUT given: read the sink events go to by default, if it is a file or a database."""
     spec = default_sink_spec()
     low = spec.strip().lower()
-    if low in ("stdout", "-", "memory", "otel") or ("://" in low and not low.startswith("sqlite:")):
+    if low in ("stdout", "-", "memory", "otel") or ("://" in low and not low.startswith(_DB_SCHEMES)):
         raise UsageError(f"no INPUT given and the default sink ({spec!r}, from TOKENTRAIL_SINK) cannot be "
                          "read back; give a JSONL file or sqlite:///file.db")
     return [spec]
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     analysis = require("tokentrail.analysis", "the report engine")
     build_report, render_report = require("tokentrail.analysis", "the report engine", "build_report",
                                           "render_report")
-    by = [k for group in (args.by or [["model"]]) for k in group]
+    html = getattr(args, "html", None)   # --html FILE: without --by, the page shows model and provider
+    by = [k for group in (args.by or [["model", "provider"] if html is not None else ["model"]]) for k in group]
     check_by = getattr(analysis, "check_by", None)
     if check_by is not None:
         try:
@@ -72,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
     inputs = list(args.inputs) or default_inputs()
     for spec in inputs:
         low = spec.strip().lower()
-        if "://" in low and not low.startswith("sqlite:"):
+        if "://" in low and not low.startswith(_DB_SCHEMES):
             raise UsageError(f"INPUT {spec!r} has an unknown scheme {spec.split('://', 1)[0] + '://'!r}; give a "
-                             "JSONL file, a glob, '-' for standard input or sqlite:///file.db")
+                             "JSONL file, a glob, '-' for standard input, sqlite:///file.db or postgresql://...")
+    if html is not None:                 # matplotlib present and FILE writable, before reading
+        from ..html._cli import check_output
+        check_output(html)
     warn = Warnings()
     report = build_report(inputs, by=by, model=args.model, trace_id=args.trace_id,
                           since=args.since, until=args.until, namespace=args.namespace, reprice=args.reprice,
@@ -85,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         _check_not_empty(report)
     text = render_report(report, fmt=args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if html is not None:
+        from ..html._cli import write_page
+        page = write_page(report, html)
+        (sys.stdout if args.format == "table" else sys.stderr).write(f"Report page: {page}\n")
     if args.fail_on == "waste":
         waste = _waste(report)
         if waste > 0:
