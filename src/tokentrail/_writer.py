@@ -105,7 +105,8 @@ class Writer:
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until every event queued before the call is written; True if it was."""
         t = self._thread
-        if t is not None and t is threading.current_thread():   # a sink flushing from the writer
+        if self._stopped or (t is not None and t is threading.current_thread()):
+            # After exit (the writer thread is gone), or a sink flushing from the writer thread.
             self._drain()
             self._flush_sinks()
             return True

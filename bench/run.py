@@ -1,0 +1,486 @@
+"""tokentrail benchmarks: per-call overhead, caller-thread cost, sink and report throughput, memory.
+
+Usage::
+
+    python bench/run.py            # the full run (~15 minutes: 1,000,000 attached calls for memory)
+    python bench/run.py --quick    # about 30 seconds, smaller counts, same table
+    python bench/run.py --compare  # also time other instrumentation packages that are installed
+    python bench/run.py --json out.json --only overhead,sinks
+
+Everything is measured in one run on this machine and printed as one table; the same
+numbers go to ``bench-results.json`` (or ``--json PATH``). The SDK calls are the real
+``openai`` / ``anthropic`` clients on an in-process transport (bench/_fake.py), so the
+network is out of the picture: "bare" runs in a process that never imports tokentrail,
+"attached" in one where every client is ``tokentrail.attach``-ed and writes JSONL; the
+two alternate round by round and the ratio is the median of adjacent pairs, so drift
+on a busy machine cancels out. Attached rounds end with ``tokentrail.flush()`` inside
+the timing: the work the writer thread does for those calls is paid for in the row.
+
+These are measurements, not tests: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+ROWS = [
+    ("chat", "openai chat.completions.create"),
+    ("chat_stream", "openai chat stream, 50 chunks"),
+    ("responses", "openai responses.create"),
+    ("messages", "anthropic messages.create"),
+    ("messages_stream", "anthropic messages.stream, 50 events"),
+]
+SECTIONS = ("overhead", "caller", "sinks", "report", "memory")
+
+TARGETS = {"ratio": 1.05, "per_chunk_us": 2.0, "jsonl": 100_000, "sqlite": 50_000}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    src = str(ROOT / "src")
+    if (ROOT / "src" / "tokentrail").is_dir():     # a checkout: use it even if not installed
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class WorkerProc:
+    """A bench/_worker.py child speaking one JSON line per command."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "_worker.py"), mode], env=_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.ready: dict | None = None
+
+    def wait_ready(self) -> dict:
+        if self.ready is None:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read()
+                self.ready = {"ready": False, "error": (err.strip().splitlines() or ["exited"])[-1]}
+            else:
+                self.ready = json.loads(line)
+        return self.ready
+
+    def ask(self, **cmd: Any) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.mode} worker died: {self.proc.stderr.read()[-2000:]}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+
+
+def _us(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.1f}"
+
+
+def _rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.0f}/s"
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+# --------------------------------------------------------------------------- overhead
+
+def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
+    from _compare import PACKAGES
+    modes = ["bare", "attached"] + ([f"compare:{n}" for n in PACKAGES] if compare else [])
+    workers = {m: WorkerProc(m) for m in modes}
+    mw = WorkerProc("mixed")                          # starts alongside (start-up is ~3 s of imports)
+    try:
+        status = {m: w.wait_ready() for m, w in workers.items()}
+        live = [m for m in modes if status[m].get("ready")]
+        if "bare" not in live:
+            raise RuntimeError(f"the bare worker could not start: {status['bare'].get('error')}")
+        if status["bare"].get("tokentrail_loaded"):
+            raise RuntimeError("the bare worker imported tokentrail; its numbers would not be bare")
+        row_ids = [r for r, _ in ROWS]
+        rounds = 8 if quick else 20
+        per_mode_seconds = 0.3 if quick else 4.0
+        n: dict[str, int] = {}
+        for row in row_ids:                           # calibrate on the bare client
+            est = workers["bare"].ask(cmd="round", row=row, n=3)["seconds"] / 3
+            n[row] = max(3, min(5000, int(per_mode_seconds / rounds / est)))
+        samples: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        cpu: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        for k in range(rounds):
+            for row in row_ids:
+                order = live if k % 2 == 0 else list(reversed(live))   # ABBA: cancel drift
+                for m in order:
+                    got = workers[m].ask(cmd="round", row=row, n=n[row])
+                    samples[(m, row)].append(got["seconds"] / n[row] * 1e6)
+                    cpu[(m, row)].append(got["cpu"] / n[row] * 1e6)
+        # Per-chunk cost: a bare and an attached stream read in lockstep in one process.
+        per_chunk: dict[str, dict] = {}
+        if "attached" in live and mw.wait_ready().get("ready"):
+            for sdk in ("openai", "anthropic"):
+                per_chunk[sdk] = mw.ask(cmd="chunk_pairs", sdk=sdk, streams=2 if quick else 10)
+    finally:
+        mw.close()
+        for w in workers.values():
+            w.close()
+
+    def paired(mode: str, row: str, src: dict | None = None) -> tuple[float | None, float | None]:
+        src = samples if src is None else src
+        if mode not in live:
+            return None, None
+        b, a = src[("bare", row)], src[(mode, row)]
+        return statistics.median(x - y for x, y in zip(a, b)), statistics.median(x / y for x, y in zip(a, b))
+
+    res: dict = {"rounds": rounds, "calls_per_round": n, "modes": status, "rows": {},
+                 "samples_us": {f"{m}/{r}": v for (m, r), v in samples.items()},
+                 "cpu_samples_us": {f"{m}/{r}": v for (m, r), v in cpu.items()}}
+    def best(mode: str, row: str) -> float | None:
+        return min(cpu[(mode, row)]) if mode in live else None
+
+    lines = ["Per-call overhead (real SDK calls, in-process transport; wall time: median of %d paired rounds;" % rounds,
+             "  'cpu ratio': best-round process CPU time, attached / bare, which other load disturbs less)",
+             f"  {'call':<40}{'bare µs':>11}{'attached µs':>13}{'diff µs':>10}{'ratio':>8}{'cpu ratio':>11}"
+             + "".join(f"{m.split(':')[1]:>14}" for m in modes[2:])]
+    for row, label in ROWS:
+        bare = statistics.median(samples[("bare", row)])
+        att = statistics.median(samples[("attached", row)]) if "attached" in live else None
+        diff, ratio = paired("attached", row)
+        cpu_diff = cpu_ratio = None
+        if "attached" in live:
+            cpu_diff, cpu_ratio = best("attached", row) - best("bare", row), best("attached", row) / best("bare", row)
+        entry = {"label": label, "bare_us": bare, "attached_us": att, "diff_us": diff, "ratio": ratio,
+                 "cpu_bare_us": statistics.median(cpu[("bare", row)]), "cpu_diff_us": cpu_diff,
+                 "cpu_ratio": cpu_ratio, "compare": {}}
+        cmp_cols = ""
+        for m in modes[2:]:
+            d, r = paired(m, row)
+            entry["compare"][m.split(":")[1]] = {"diff_us": d, "ratio": r}
+            cmp_cols += f"{('x%.3f' % r) if r else 'n/a':>14}"
+        res["rows"][row] = entry
+        lines.append(f"  {label:<40}{_us(bare):>11}{_us(att):>13}{_us(diff):>10}"
+                     f"{('%.3f' % ratio) if ratio else 'n/a':>8}{('%.3f' % cpu_ratio) if cpu_ratio else 'n/a':>11}"
+                     f"{cmp_cols}")
+    for row, sdk in (("chat_stream", "openai"), ("messages_stream", "anthropic")):
+        pc = per_chunk.get(sdk)
+        res["rows"][row]["per_chunk"] = pc
+        label = dict(ROWS)[row].split(",")[0] + ": added µs per streamed chunk"
+        detail = (f"  (median of {pc['chunks']:,} chunk pairs read in lockstep; trimmed mean "
+                  f"{pc['trimmed_mean_us']:.2f})") if pc else ""
+        lines.append(f"  {label:<74}{_us(pc['median_us'] if pc else None):>10}{detail}")
+    for m in modes[1:]:
+        if not status[m].get("ready"):
+            what = m.split(":")[-1]
+            hint = f" (pip install {PACKAGES[what]})" if what in PACKAGES else ""
+            lines.append(f"  {m}: n/a ({status[m].get('error', 'not available')}){hint}")
+    out["overhead"] = res
+    return lines
+
+
+# --------------------------------------------------------------------------- caller thread
+
+def _sample_call(start_call: Any, i: int = 0) -> Any:
+    c = start_call("openai", "openai.chat.completions.create", request_model="gpt-4o-mini",
+                   messages=[{"role": "system", "content": "You answer billing questions."},
+                             {"role": "user", "content": "How does prompt caching work? Keep it short."}],
+                   params={"temperature": 0.2, "max_tokens": 256})
+    c.model = "gpt-4o-mini-2024-07-18"
+    c.usage = {"prompt_tokens": 2048, "completion_tokens": 64, "total_tokens": 2112,
+               "prompt_tokens_details": {"cached_tokens": 1792, "audio_tokens": 0},
+               "completion_tokens_details": {"reasoning_tokens": 0}}
+    c.response_text = "Prompt caching reuses the longest previously seen prefix of your prompt."
+    c.finish_reason = "stop"
+    return c
+
+
+def bench_caller(quick: bool, out: dict) -> list[str]:
+    import tokentrail
+    from tokentrail import _recorder, _sinks, _writer
+    from tokentrail._recorder import start_call
+    W = _writer.WRITER
+    tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
+    tokentrail.configure(sink=os.path.join(tmp, "caller.jsonl"))
+    sink = _recorder._config.current_sink()
+    chunk, chunks = (3000, 3) if quick else (20000, 8)
+    saved = W.wake_at, W.linger, W.maxsize
+
+    def timed(body) -> float:
+        """µs per iteration, median over chunks; the writer does not run inside a chunk."""
+        per = []
+        for _ in range(chunks):
+            W.wake_at, W.linger, W.maxsize = 10**9, 3600.0, max(W.maxsize, chunk * 2)
+            t0 = time.perf_counter()
+            for i in range(chunk):
+                body(i)
+            per.append((time.perf_counter() - t0) / chunk * 1e6)
+            W.wake_at, W.linger = saved[0], saved[1]
+            tokentrail.flush(timeout=120)
+        return statistics.median(per)
+
+    def deferred(i):
+        _sample_call(start_call, i).finish()
+
+    def synchronous(i):
+        _sample_call(start_call, i).finish(sync=True)
+
+    def in_trace(i):
+        with tokentrail.trace("bench"):
+            _sample_call(start_call, i).finish()
+
+    ev = _sample_call(start_call).finish(sync=True)
+    res: dict = {}
+    try:
+        for _ in range(2000):                      # warm-up (price-table caches, id generator)
+            deferred(0)
+        tokentrail.flush()
+        res["finish_deferred_us"] = timed(deferred)
+        res["finish_sync_us"] = timed(synchronous)
+        res["finish_in_trace_us"] = timed(in_trace)
+        res["put_us"] = timed(lambda i: W.put(sink, ev))
+        calls = []
+        for i in range(chunk):
+            c = _sample_call(start_call, i)
+            c.end_perf, c.end_wall, c.err = time.perf_counter(), time.time(), None
+            calls.append(c)
+        t0 = time.perf_counter()
+        for c in calls:
+            c.to_event()
+        res["build_on_writer_us"] = (time.perf_counter() - t0) / len(calls) * 1e6
+        t0 = time.perf_counter()
+        for _ in range(chunk):
+            _sinks.dumps(ev)
+        res["serialize_us"] = (time.perf_counter() - t0) / chunk * 1e6
+        res["event_bytes"] = len(_sinks.dumps(ev).encode())
+    finally:
+        W.wake_at, W.linger, W.maxsize = saved
+        tokentrail.flush()
+    out["caller"] = res
+    return [
+        "Cost of one event (a chat call with 2 messages, usage with cached tokens, capture on)",
+        f"  caller thread: start_call + finish (build deferred to the writer)   {_us(res['finish_deferred_us']):>8} µs",
+        f"  caller thread: build + price + enqueue (finish(sync=True))          {_us(res['finish_sync_us']):>8} µs",
+        f"  caller thread: inside a trace (prices now for live totals)          {_us(res['finish_in_trace_us']):>8} µs",
+        f"  caller thread: WRITER.put alone                                      {_us(res['put_us']):>8} µs",
+        f"  writer thread: build + price one event (Call.to_event)              {_us(res['build_on_writer_us']):>8} µs",
+        f"  writer thread: serialize one event ({res['event_bytes']} bytes of JSON)               "
+        f"{_us(res['serialize_us']):>8} µs",
+    ]
+
+
+# --------------------------------------------------------------------------- sinks
+
+def bench_sinks(quick: bool, out: dict) -> list[str]:
+    import tokentrail
+    from tokentrail import _writer
+    from tokentrail._ids import new_id
+    from tokentrail._recorder import start_call
+    from tokentrail._sinks import JsonlSink, SqliteSink, StdoutSink
+    W = _writer.WRITER
+    n = 20_000 if quick else 200_000
+    tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
+    base = _sample_call(start_call).finish(sync=True)
+    events = [{**base, "id": new_id(), "traceId": new_id()} for _ in range(n)]
+    saved = W.maxsize
+    W.maxsize = n + 10
+    res: dict = {"events": n, "event_bytes": len(json.dumps(base))}
+    devnull = open(os.devnull, "w")
+    try:
+        for name, make in [("jsonl", lambda k: JsonlSink(os.path.join(tmp, f"t{k}.jsonl"))),
+                           ("sqlite", lambda k: SqliteSink(f"sqlite:///{os.path.join(tmp, f't{k}.db')}")),
+                           ("stdout", lambda k: StdoutSink())]:
+            best = best_cpu = 0.0
+            for k in range(2 if quick else 3):
+                sink = make(k)
+                tokentrail.flush()
+                before = (W.written, W.dropped, _writer.lost())
+                real_stdout, sys.stdout = sys.stdout, devnull
+                try:
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    for ev in events:
+                        W.put(sink, ev)
+                    tokentrail.flush(timeout=600)
+                    dt = time.perf_counter() - t0
+                    dcpu = time.process_time() - c0
+                finally:
+                    sys.stdout = real_stdout
+                ok = (W.written - before[0], W.dropped - before[1], _writer.lost() - before[2])
+                if ok != (n, 0, 0):
+                    raise RuntimeError(f"{name}: written/dropped/lost = {ok}, expected ({n}, 0, 0)")
+                best, best_cpu = max(best, n / dt), max(best_cpu, n / dcpu)
+                if hasattr(sink, "close"):
+                    sink.close()
+            res[name], res[name + "_per_cpu_second"] = best, best_cpu
+    finally:
+        W.maxsize = saved
+        devnull.close()
+    out["sinks"] = res
+    def row(label: str, key: str, target: str = "") -> str:
+        return (f"  {label:<27}{_rate(res[key]):>12}   {_rate(res[key + '_per_cpu_second']):>12} per CPU-second"
+                f"{target}")
+    return [f"Sink throughput ({n:,} events of {res['event_bytes']} bytes through the writer; best of runs)",
+            row("JSONL file", "jsonl", f"   (target >= {TARGETS['jsonl']:,}/s)"),
+            row("SQLite (WAL)", "sqlite", f"   (target >= {TARGETS['sqlite']:,}/s)"),
+            row("stdout (to /dev/null)", "stdout")]
+
+
+# --------------------------------------------------------------------------- report
+
+def bench_report(quick: bool, out: dict) -> list[str]:
+    n = 20_000 if quick else 1_000_000
+    try:
+        from tokentrail.analysis import build_report, write_events
+    except ImportError as e:
+        out["report"] = {"error": str(e)}
+        return [f"report throughput: n/a (not available: {e})"]
+    tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
+    path = os.path.join(tmp, "events.jsonl")
+    t0 = time.perf_counter()
+    write_events(path, n, 1)
+    gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = build_report([path], warn=lambda msg: None)
+    dt = time.perf_counter() - t0
+    calls = report.get("totals", {}).get("calls")
+    out["report"] = {"events": n, "seconds": dt, "rate": n / dt, "generate_seconds": gen,
+                     "file_bytes": os.path.getsize(path), "calls_in_report": calls,
+                     "findings": len(report.get("findings", []))}
+    os.unlink(path)
+    return [f"tokentrail report on a generated {n:,}-event file ({out['report']['file_bytes'] / 1e6:,.0f} MB)",
+            f"  build_report               {_rate(n / dt):>14}   ({dt:.1f} s; {calls:,} calls, "
+            f"{out['report']['findings']} findings)"]
+
+
+# --------------------------------------------------------------------------- memory
+
+def bench_memory(quick: bool, calls: int | None, out: dict) -> list[str]:
+    n = calls or (2_000 if quick else 1_000_000)
+    w = WorkerProc("attached")
+    try:
+        st = w.wait_ready()
+        if not st.get("ready"):
+            out["memory"] = {"error": st.get("error")}
+            return [f"Memory: n/a (attach not available: {st.get('error')})"]
+        res = w.ask(cmd="memory", row="messages", n=n, warmup=500 if quick else 2000)
+    finally:
+        w.close()
+    base = res["baseline_rss"]
+    cps = res["checkpoints"]
+    first, last = cps[0], cps[-1]
+    res["growth_bytes"] = last["rss"] - base
+    res["growth_after_first_checkpoint_bytes"] = last["rss"] - first["rss"]
+    out["memory"] = res
+    mb = 1 / 2**20
+    lines = [f"Memory: RSS of a process making {n:,} attached anthropic messages.create calls "
+             f"({res['seconds']:.0f} s; events to JSONL)",
+             f"  baseline after warm-up     {base * mb:>10.1f} MB"]
+    for cp in cps:
+        lines.append(f"  after {cp['calls']:>10,} calls   {cp['rss'] * mb:>10.1f} MB   "
+                     f"(+{(cp['rss'] - base) * mb:.1f} MB)")
+    lines.append(f"  growth from {first['calls']:,} to {last['calls']:,} calls: "
+                 f"{res['growth_after_first_checkpoint_bytes'] * mb:+.1f} MB "
+                 f"({res['growth_after_first_checkpoint_bytes'] / max(1, last['calls'] - first['calls']):+.2f} "
+                 f"bytes/call); dropped {res.get('stats', {}).get('dropped', 'n/a')}, "
+                 f"lost {res.get('stats', {}).get('lost', 'n/a')}")
+    return lines
+
+
+# --------------------------------------------------------------------------- main
+
+def machine() -> dict:
+    info: dict = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+                  "load_before": _load()}
+    for mod in ("openai", "anthropic", "tokentrail"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:
+            info[mod] = None
+    try:
+        cpu = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        info["cpu"] = cpu[0].split(":", 1)[1].strip() if cpu else None
+    except OSError:
+        info["cpu"] = None
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="about 30 seconds, smaller counts")
+    p.add_argument("--compare", action="store_true",
+                   help="also time other instrumentation packages, when installed")
+    p.add_argument("--json", default="bench-results.json", metavar="PATH", help="where to write the numbers")
+    p.add_argument("--only", default=",".join(SECTIONS), metavar="LIST",
+                   help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    p.add_argument("--memory-calls", type=int, default=None, metavar="N",
+                   help="attached calls for the memory row (default 1,000,000; 2,000 with --quick)")
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+
+    t_start = time.perf_counter()
+    out: dict = {"machine": machine(), "quick": args.quick, "targets": TARGETS}
+    m = out["machine"]
+    print(f"tokentrail {m['tokentrail']} benchmark{' (--quick)' if args.quick else ''}: Python {m['python']}, "
+          f"{m['cpus']} CPUs ({m['cpu']}), openai {m['openai']}, anthropic {m['anthropic']}, "
+          f"load average {m['load_before']}", flush=True)
+    lines_all: list[str] = []
+    for section in SECTIONS:
+        if section not in only:
+            continue
+        t0 = time.perf_counter()
+        try:
+            if section == "overhead":
+                lines = bench_overhead(args.quick, args.compare, out)
+            elif section == "caller":
+                lines = bench_caller(args.quick, out)
+            elif section == "sinks":
+                lines = bench_sinks(args.quick, out)
+            elif section == "report":
+                lines = bench_report(args.quick, out)
+            else:
+                lines = bench_memory(args.quick, args.memory_calls, out)
+        except Exception as e:   # one broken section must not hide the others
+            out[section] = {"error": f"{type(e).__name__}: {e}"}
+            lines = [f"{section}: n/a ({type(e).__name__}: {e})"]
+        out.setdefault("seconds", {})[section] = round(time.perf_counter() - t0, 1)
+        print("\n".join([""] + lines), flush=True)
+        lines_all += [""] + lines
+    out["machine"]["load_after"] = _load()
+    out["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    out["table"] = "\n".join(lines_all).strip("\n")
+    Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    print(f"\n{out['total_seconds']:.0f} s in all; load average now {out['machine']['load_after']}; "
+          f"numbers in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
