@@ -8,8 +8,11 @@ event would make the caller pay a thread switch per call.
 
 :func:`flush`, :func:`shutdown` and interpreter exit drain the queue, so a normal exit
 loses nothing (a ``multiprocessing`` child forked from this process drains at its exit
-too). When the queue is full new events are dropped, counted (``tokentrail.stats()``)
-and reported once; the caller is never blocked. A sink that fails is reported once per
+too). When the writer falls behind (``ASSIST_AT`` events waiting) callers build their
+own events and now and then yield the GIL to it (see ``Writer._behind``); when the queue
+is full anyway new
+events are dropped, counted (``tokentrail.stats()``) and reported once; the caller is
+never blocked. A sink that fails is reported once per
 kind of failure, with what to do about it; its events are counted as lost and later
 batches are tried again. After ``os.fork()`` the child starts with an empty queue and
 its own thread, so no event is written twice.
@@ -23,6 +26,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -31,6 +35,8 @@ logger = logging.getLogger("tokentrail")
 LINGER = 0.25          # seconds an event may wait for company before it is written
 FLUSH_INTERVAL = LINGER  # the earlier name
 WAKE_AT = 1000         # queued events that wake the writer at once
+ASSIST_AT = 2000       # queued events past which callers build their own events (writer behind)
+YIELD_EVERY = 100      # ...and, every this many events, yield the GIL to the writer for a moment
 BATCH_MAX = 5000       # events handed to one sink in one write_batch call
 IDLE_WAIT = 5.0        # an idle writer re-checks the queue this often (belt and braces)
 
@@ -42,6 +48,7 @@ class Writer:
         self.maxsize = maxsize
         self.linger = LINGER
         self.wake_at = WAKE_AT
+        self.assist_at = ASSIST_AT
         self._observers: list[Callable[[dict], None]] = []
         self._reset()
 
@@ -56,6 +63,7 @@ class Writer:
         self._busy_with: Any = None
         self.dropped = 0
         self.written = 0
+        self.assisted = 0        # events built on the caller's thread because the writer was behind
         self._warned_drop = False
         self._sinks_seen: dict[int, Any] = {}
         self.health = SinkHealth()
@@ -63,7 +71,7 @@ class Writer:
     def reset_stats(self) -> None:
         """Zero the counters and forget which problems were already reported (for tests)."""
         global _lost
-        self.dropped = self.written = 0
+        self.dropped = self.written = self.assisted = 0
         self._warned_drop = False
         self.health = SinkHealth()
         _lost = 0
@@ -73,12 +81,35 @@ class Writer:
     def put(self, sink: Any, item: Any) -> None:
         """Queue an event (a dict, or a finished call whose event is built here later)."""
         q = self._queue
-        if len(q) >= self.maxsize:
+        n = len(q)
+        if n >= self.maxsize:
             self._drop()
             return
+        if n >= self.assist_at or n + n >= self.maxsize:
+            item = self._behind(item)
+            if item is None:
+                return
         q.append((sink, item))
         if self._idle or len(q) >= self.wake_at:
             self._notify()
+
+    def _behind(self, item: Any) -> Any:
+        """The writer is behind: typically starved of the GIL by a busy caller thread.
+
+        A thread that releases the GIL for an instant on every call (the SDKs' os.urandom,
+        say) wins it back before the sleeping writer wakes, so CPython never forces a
+        switch and the writer can fall behind forever. So: build this event here (the
+        writer is left with the writing), and every ``YIELD_EVERY`` events sleep a
+        fraction of a millisecond, which hands the writer the GIL for a switch interval.
+        """
+        self.assisted += 1
+        if self.assisted % YIELD_EVERY == 0 and threading.current_thread() is not self._thread:
+            if not self._wake.is_set():
+                self._wake.set()
+            time.sleep(0.0005)
+        if type(item) is not dict:
+            return materialize(item, self.health)
+        return item
 
     def _drop(self) -> None:
         self.dropped += 1

@@ -238,6 +238,24 @@ def test_queue_overflow_drops_counts_and_says_so_once(writer, log):
     assert tokentrail.stats()["written"] == 11
 
 
+def test_callers_build_their_own_events_when_the_writer_is_behind(writer, log):
+    writer.assist_at = 5
+    gate = Gate(tokentrail.MemorySink())
+    record(0, sink=gate)
+    writer._notify()
+    assert gate.entered.wait(5)              # the writer is stuck in a slow sink
+    for i in range(1, 21):
+        record(i, sink=gate)
+    queued = [item for _, item in list(writer._queue)]
+    assert [type(x) is dict for x in queued] == [False] * 5 + [True] * 15   # built on the caller's thread
+    assert writer.assisted == 15 and tokentrail.stats()["dropped"] == 0
+    gate.open()
+    assert tokentrail.flush()
+    assert [e["metadata"]["i"] for e in gate.inner.events] == list(range(21))
+    assert all(e["cost"] > 0 for e in gate.inner.events)
+    assert tt_errors(log) == []
+
+
 # --------------------------------------------------------------------------- pricing
 
 BROKEN_YAML = "models:\n  my-model:\n    input: [unclosed\n"
