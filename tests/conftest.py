@@ -6,21 +6,91 @@
 - ``openai_mock`` / ``anthropic_mock``: respx routers that intercept the real SDK
   clients of either era (httpx2 for openai >= 3 / anthropic >= 1, httpx before).
 - ``load_fixture(name)`` / ``sse(name)``: real-shaped bodies from tests/fixtures.
+- The credential scan: every event any test writes is checked for API keys and header
+  values (mark a test ``credentials_allowed`` when it writes such text on purpose).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tokentrail
-from tokentrail import _config
+from tokentrail import _config, _writer
 from tokentrail.testing import capture_events
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Dummy credentials used by the tests. The scan below fails any test whose events
+# contain one of them (or anything shaped like a key).
+OPENAI_KEY = "sk-test-key-faults-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-key-faults-0123456789"
+AUTH_HEADER = "Bearer tk-test-key-authorization-4242"
+X_API_KEY = "test-key-x-api-key-4242"
+EXTRA_HEADER = "test-key-extra-header-4242"
+
+
+# =========================================================================== CREDENTIAL SCAN
+# Covers the whole suite. It sees every event just before a sink gets it (a writer
+# observer, on the writer thread), so it does not change how events are built; and it
+# fails the test whose events carried a credential, naming the event.
+
+CREDENTIAL_RE = re.compile(
+    r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{4,}"      # OpenAI / Anthropic style keys
+    r"|test-key"                                    # every dummy key and header value in the tests
+    r"|Bearer\s+[A-Za-z0-9._\-]{4,}")               # an Authorization header value
+CREDENTIAL_VALUES: set[str] = {OPENAI_KEY, ANTHROPIC_KEY, AUTH_HEADER, X_API_KEY, EXTRA_HEADER}
+
+
+class CredentialScan:
+    """Counts the events it sees and keeps (snippet, match) for those carrying a credential."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.leaks: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict) -> None:
+        from tokentrail._sinks import dumps   # the text a sink writes (odd values included)
+        text = dumps(event)
+        hit = CREDENTIAL_RE.search(text)
+        found = hit.group(0) if hit else next((v for v in CREDENTIAL_VALUES if v in text), None)
+        with self._lock:
+            self.seen += 1
+            if found is not None:
+                self.leaks.append((found, text[:400]))
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "credentials_allowed: the test writes credential-shaped text on purpose")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def credential_scan():
+    scan = CredentialScan()
+    _writer.add_observer(scan)
+    yield scan
+    _writer.remove_observer(scan)
+
+
+@pytest.fixture(autouse=True)
+def no_credentials_in_events(credential_scan, request):
+    before = len(credential_scan.leaks)
+    yield
+    tokentrail.flush()
+    leaks = credential_scan.leaks[before:]
+    del credential_scan.leaks[before:]
+    if leaks and request.node.get_closest_marker("credentials_allowed") is None:
+        found, snippet = leaks[0]
+        pytest.fail(f"{len(leaks)} event(s) carried a credential ({found!r}); first: {snippet}", pytrace=False)
+
+# ======================================================================= END CREDENTIAL SCAN
 
 
 def load_fixture(name: str):
@@ -69,6 +139,7 @@ def tt_reset(monkeypatch):
     yield
     tokentrail.flush()
     _config.reset()
+    _writer.WRITER.reset_stats()   # a test's deliberate drops and sink failures stay its own
 
 
 @pytest.fixture

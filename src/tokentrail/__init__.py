@@ -41,9 +41,10 @@ def shutdown(timeout: float | None = 10.0) -> None:
 
 
 def stats() -> dict:
-    """Counters of the writer: events written, dropped (queue full) and lost (a sink failed)."""
+    """Counters of the writer: events written, dropped (queue full), lost (a sink failed),
+    queued (waiting now) and assisted (built on the caller's thread while the writer was behind)."""
     return {"written": _WRITER.written, "dropped": _WRITER.dropped, "lost": _lost(),
-            "queued": len(_WRITER._queue)}
+            "queued": len(_WRITER._queue), "assisted": _WRITER.assisted}
 
 
 def price_table() -> Any:

@@ -164,3 +164,5 @@ def reset() -> None:
         setattr(SETTINGS, k, v)
     _env_defaults()
     _table = None
+    from ._writer import QUEUE_SIZE, WRITER
+    WRITER.maxsize = QUEUE_SIZE

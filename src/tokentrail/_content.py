@@ -3,7 +3,8 @@ whitelist of sampling parameters that may be recorded (never credentials or head
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 #: Request parameters recorded in ``input.params``; everything else (headers, keys,
 #: extra_* escape hatches, metadata, user ids) is never recorded.
@@ -87,29 +88,40 @@ def flatten_messages(messages: Any, system: Any = None) -> str:
     return "\n".join(out)
 
 
+_BINARY_KEYS = frozenset(("data", "b64_json", "image_url", "source"))
+
+
 def jsonable(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy (SDK models dumped, bytes and image data replaced by placeholders)."""
+    """A JSON-safe copy (SDK models dumped, bytes and image data replaced by placeholders).
+
+    Exact-type checks come first: request kwargs are mostly plain dicts, lists and
+    strings, and this runs for every recorded call.
+    """
     if depth > 12:
         return "[...]"
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        if value.startswith("data:") and len(value) > 256:
+    t = type(value)
+    if t is str or (t is not bool and isinstance(value, str)):
+        if len(value) > 256 and value.startswith("data:"):
             return value.split(",", 1)[0] + ",[data omitted]"
         return value
-    if isinstance(value, (bytes, bytearray)):
-        return f"[{len(value)} bytes]"
-    if isinstance(value, Mapping):
+    if value is None or t is int or t is float or t is bool or isinstance(value, (bool, int, float)):
+        return value
+    if t is dict or isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
-            if k in ("data", "b64_json", "image_url", "source") and isinstance(v, (str, Mapping)) and \
-                    _is_binaryish(v):
-                out[str(k)] = "[data omitted]"
+            key = k if type(k) is str else str(k)
+            tv = type(v)
+            if k in _BINARY_KEYS and isinstance(v, (str, Mapping)) and _is_binaryish(v):
+                out[key] = "[data omitted]"
+            elif (tv is str and len(v) <= 256) or tv is int or tv is float or tv is bool or v is None:
+                out[key] = v
             else:
-                out[str(k)] = jsonable(v, depth + 1)
+                out[key] = jsonable(v, depth + 1)
         return out
-    if isinstance(value, (list, tuple)):
+    if t is list or isinstance(value, tuple) or isinstance(value, list):
         return [jsonable(v, depth + 1) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return f"[{len(value)} bytes]"
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:

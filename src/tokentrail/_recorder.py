@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from . import _config, _hooks
 from ._config import SETTINGS
-from ._content import flatten_messages, jsonable
+from ._content import flatten_messages, jsonable, pick_params
 from ._ids import new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
@@ -315,6 +315,13 @@ _LOG_EVENT_KEYS = {"traceId", "trace_id", "startTime", "endTime", "input", "usag
                    "error", "namespace", "sink", "prompt", "response", "retry_attempt", "fallback_model"}
 
 
+def _log_params(params: Any) -> dict | None:
+    """Only the sampling parameters of a logged call: never keys, headers or other request options."""
+    if not isinstance(params, dict) or not params:
+        return None
+    return pick_params(params) or None
+
+
 def log_event(**fields: Any) -> dict | None:
     """Record one event by hand, in the earlier cost logger's call shape; returns the event.
 
@@ -345,7 +352,7 @@ def log_event(**fields: Any) -> dict | None:
     now = time.time()
     c = start_call(provider, fields.get("name") or "log_event", type=fields.get("type") or "generation",
                    request_model=model, prompt=prompt if prompt is not None else None, messages=messages,
-                   params=inp.get("params"), metadata=fields.get("metadata"), sink=fields.get("sink"),
+                   params=_log_params(inp.get("params")), metadata=fields.get("metadata"), sink=fields.get("sink"),
                    namespace=fields.get("namespace"), trace_id=fields.get("traceId") or fields.get("trace_id"),
                    parent_id=fields.get("parentId"), start_wall=start if start is not None else (end or now))
     if fields.get("id"):

@@ -15,7 +15,8 @@ must never crash the host call.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: Counts always present on an event's ``usage`` (0 when unknown).
 CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",

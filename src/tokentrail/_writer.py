@@ -37,6 +37,7 @@ FLUSH_INTERVAL = LINGER  # the earlier name
 WAKE_AT = 1000         # queued events that wake the writer at once
 ASSIST_AT = 2000       # queued events past which callers build their own events (writer behind)
 YIELD_EVERY = 100      # ...and, every this many events, yield the GIL to the writer for a moment
+QUEUE_SIZE = 100_000   # events that may wait (configure(queue_size=...))
 BATCH_MAX = 5000       # events handed to one sink in one write_batch call
 IDLE_WAIT = 5.0        # an idle writer re-checks the queue this often (belt and braces)
 
@@ -44,7 +45,7 @@ _FLUSH = object()      # queue marker: flush sinks, then set the paired Event
 
 
 class Writer:
-    def __init__(self, maxsize: int = 100_000):
+    def __init__(self, maxsize: int = QUEUE_SIZE):
         self.maxsize = maxsize
         self.linger = LINGER
         self.wake_at = WAKE_AT

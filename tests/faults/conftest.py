@@ -8,8 +8,7 @@
 - ``read_jsonl(path)``: complete lines parsed, plus the trailing partial line if any.
 - ``run_python(code)``: run a child interpreter (for exit, crash and multi-process tests).
 - ``Gate``: a sink wrapper that holds the writer thread until released.
-- The credential scan (below): every event written during the session is checked for
-  API keys and header values; see ``CREDENTIAL SCAN``.
+- The credential scan (tests/conftest.py) checks every event written by the suite.
 """
 
 from __future__ import annotations
@@ -31,71 +30,10 @@ from tokentrail import _writer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
-# Dummy credentials used by this suite. The scan below fails any test whose events
-# contain one of them (or anything shaped like a key).
-OPENAI_KEY = "sk-test-key-faults-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-test-key-faults-0123456789"
-AUTH_HEADER = "Bearer tk-test-key-authorization-4242"
-X_API_KEY = "test-key-x-api-key-4242"
-EXTRA_HEADER = "test-key-extra-header-4242"
-
-
-# =========================================================================== CREDENTIAL SCAN
-# Plugin-style and self-contained: this block can move as it is into tests/conftest.py
-# to cover the whole suite. It sees every event just before a sink gets it (a writer
-# observer, on the writer thread), so it does not change how events are built; and it
-# fails the test whose events carried a credential, naming the event.
-
-CREDENTIAL_RE = re.compile(
-    r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{4,}"      # OpenAI / Anthropic style keys
-    r"|test-key"                                    # every dummy key and header value in the tests
-    r"|Bearer\s+[A-Za-z0-9._\-]{4,}")               # an Authorization header value
-CREDENTIAL_VALUES: set[str] = {OPENAI_KEY, ANTHROPIC_KEY, AUTH_HEADER, X_API_KEY, EXTRA_HEADER}
-
-
-class CredentialScan:
-    """Counts the events it sees and keeps (snippet, match) for those carrying a credential."""
-
-    def __init__(self) -> None:
-        self.seen = 0
-        self.leaks: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict) -> None:
-        from tokentrail._sinks import dumps   # the text a sink writes (odd values included)
-        text = dumps(event)
-        hit = CREDENTIAL_RE.search(text)
-        found = hit.group(0) if hit else next((v for v in CREDENTIAL_VALUES if v in text), None)
-        with self._lock:
-            self.seen += 1
-            if found is not None:
-                self.leaks.append((found, text[:400]))
-
-
-def pytest_configure(config: Any) -> None:
-    config.addinivalue_line("markers", "credentials_allowed: the test writes credential-shaped text on purpose")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def credential_scan():
-    scan = CredentialScan()
-    _writer.add_observer(scan)
-    yield scan
-    _writer.remove_observer(scan)
-
-
-@pytest.fixture(autouse=True)
-def no_credentials_in_events(credential_scan, request):
-    before = len(credential_scan.leaks)
-    yield
-    tokentrail.flush()
-    leaks = credential_scan.leaks[before:]
-    del credential_scan.leaks[before:]
-    if leaks and request.node.get_closest_marker("credentials_allowed") is None:
-        found, snippet = leaks[0]
-        pytest.fail(f"{len(leaks)} event(s) carried a credential ({found!r}); first: {snippet}", pytrace=False)
-
-# ======================================================================= END CREDENTIAL SCAN
+# The credential scan and the dummy credentials live in tests/conftest.py (they cover the
+# whole suite); re-exported here for the tests of this folder.
+from tests.conftest import (ANTHROPIC_KEY, AUTH_HEADER, CREDENTIAL_RE, CREDENTIAL_VALUES, EXTRA_HEADER,  # noqa: F401
+                            OPENAI_KEY, X_API_KEY, CredentialScan)
 
 
 def assert_no_credentials(text: str) -> None:
