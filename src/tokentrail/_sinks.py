@@ -95,21 +95,93 @@ def _clean(value: Any, depth: int = 0, seen: set | None = None) -> Any:
 
 
 def _dumps_safe(event: dict) -> str:
-    return json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    clean = _clean(event)
+    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:   # a lone surrogate (text decoded with surrogateescape, say)
+            text = json.dumps(clean, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+# The encoders of the fast path. They may raise for anything odd (a cycle, NaN with the
+# stdlib encoder, a 100-bit integer, a lone surrogate); the callers then take the safe
+# path. With ``orjson`` installed (``tokentrail[fast]``) events are encoded by it: about
+# five times faster than the stdlib's C encoder, same JSON (NaN as null, compact,
+# UTF-8); dates and dataclasses still go through ``_default`` so the text does not
+# depend on which encoder ran.
+def _stdlib_str(event: dict) -> str:
+    text = _encode(event)
+    if not text.isascii():
+        text.encode("utf-8")          # raises for lone surrogates, which no UTF-8 file can hold
+    return text
+
+
+def _stdlib_bytes(event: dict) -> bytes:
+    return _encode(event).encode("utf-8")
+
+
+try:
+    import orjson as _orjson
+except ImportError:  # the optional extra is not installed
+    _orjson = None
+
+if _orjson is not None:
+    _OJ_OPTIONS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def _orjson_bytes(event: dict, _dumps: Any = _orjson.dumps) -> bytes:
+        return _dumps(event, default=_default, option=_OJ_OPTIONS)
+
+    def _orjson_str(event: dict) -> str:
+        return _orjson_bytes(event).decode("utf-8")
+
+
+def use_encoder(name: str) -> str:
+    """Choose the JSON encoder: ``"orjson"`` (when installed), ``"stdlib"`` or ``"auto"``.
+
+    Returns the name of the one in use. ``TOKENTRAIL_JSON=stdlib`` chooses at import.
+    """
+    global _line_str, _line_bytes, ENCODER
+    if name == "auto":
+        name = "orjson" if _orjson is not None else "stdlib"
+    if name == "orjson" and _orjson is not None:
+        _line_str, _line_bytes = _orjson_str, _orjson_bytes
+    elif name in ("stdlib", "orjson"):
+        name = "stdlib"
+        _line_str, _line_bytes = _stdlib_str, _stdlib_bytes
+    else:
+        raise ValueError(f"unknown JSON encoder {name!r}; use 'auto', 'orjson' or 'stdlib'")
+    ENCODER = name
+    return name
+
+
+ENCODER = use_encoder("stdlib" if os.environ.get("TOKENTRAIL_JSON", "").strip().lower() == "stdlib" else "auto")
 
 
 def dumps(event: dict) -> str:
     """One event as one compact JSON line (no newline); never raises for odd values.
 
     Non-finite floats are written as ``null`` (strict JSON readers reject ``NaN``),
-    cycles as ``"[cycle]"``, unknown objects as text.
+    cycles as ``"[cycle]"``, unknown objects as text, lone surrogates escaped; the
+    result always encodes as UTF-8.
     """
     if _hooks.USED:
         event = _hooks.public(event)   # "_" keys are call-time captures for other sinks (_hooks)
     try:
-        return _encode(event)
+        return _line_str(event)
     except Exception:
         return _dumps_safe(event)
+
+
+def dumps_bytes(event: dict) -> bytes:
+    """:func:`dumps` as UTF-8 bytes (the JSONL sink's path: no str round trip with orjson)."""
+    if _hooks.USED:
+        event = _hooks.public(event)
+    try:
+        return _line_bytes(event)
+    except Exception:
+        return _dumps_safe(event).encode("utf-8")
 
 
 class JsonlSink:
@@ -150,29 +222,29 @@ class JsonlSink:
         self.write_batch([event])
 
     def write_batch(self, events: list[dict]) -> None:
-        enc = _encode
         if _hooks.USED:
             events = [_hooks.public(ev) for ev in events]
+        enc = _line_bytes
         try:
             lines = [enc(ev) for ev in events]
         except Exception:
-            lines = [dumps(ev) for ev in events]
-        data = "\n".join(lines)
-        data += "\n"
+            lines = [dumps_bytes(ev) for ev in events]
+        data = b"\n".join(lines)
+        data += b"\n"
         if len(data) <= self.CHUNK:
-            self._write_bytes(data.encode("utf-8"))
+            self._write_bytes(data)
             return
         # Large batch: several writes, each ending at a line end.
-        buf: list[str] = []
+        buf: list[bytes] = []
         size = 0
         for line in lines:
             buf.append(line)
             size += len(line) + 1
             if size >= self.CHUNK:
-                self._write_bytes(("\n".join(buf) + "\n").encode("utf-8"))
+                self._write_bytes(b"\n".join(buf) + b"\n")
                 buf, size = [], 0
         if buf:
-            self._write_bytes(("\n".join(buf) + "\n").encode("utf-8"))
+            self._write_bytes(b"\n".join(buf) + b"\n")
 
     def _write_bytes(self, data: bytes) -> None:
         if self._pid != os.getpid():
