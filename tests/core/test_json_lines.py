@@ -105,3 +105,28 @@ def test_a_lone_surrogate_in_a_prompt_loses_nothing(encoder, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["input"]["prompt"] for line in out] == [f"summarise {bad}", "next"]
     assert json.loads(lines[0])["cost"] == mem.events[0]["cost"] > 0
+
+
+def test_jsonl_batch_is_written_in_whole_line_chunks_and_a_failure_counts_what_landed(tmp_path, monkeypatch):
+    path = tmp_path / "calls.jsonl"
+    sink = _sinks.JsonlSink(path)
+    sink.CHUNK = 1000                                   # several write(2) calls for one batch
+    events = [{"id": f"e{i}", "metadata": {"pad": "x" * 300}} for i in range(12)]
+    real_write, writes = _sinks.os.write, []
+
+    def write(fd, data):
+        if len(writes) == 2:                            # the third write fails: disk full
+            raise OSError(28, "No space left on device")
+        writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_sinks.os, "write", write)
+    with pytest.raises(OSError) as info:
+        sink.write_batch(events)
+    assert all(w.endswith(b"\n") for w in writes)       # every write ends at a line end
+    landed = path.read_bytes().splitlines()
+    assert [json.loads(x)["id"] for x in landed] == [f"e{i}" for i in range(len(landed))]
+    assert info.value.lines_written == len(landed) == sum(w.count(b"\n") for w in writes) > 2
+    monkeypatch.setattr(_sinks.os, "write", real_write)
+    sink.write_batch(events[len(landed):])              # the rest, later: the file is whole again
+    assert [json.loads(x)["id"] for x in path.read_bytes().splitlines()] == [e["id"] for e in events]
