@@ -228,7 +228,7 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
     tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
     tokentrail.configure(sink=os.path.join(tmp, "caller.jsonl"))
     sink = _recorder._config.current_sink()
-    chunk, chunks = (3000, 3) if quick else (20000, 8)
+    chunk, chunks = (1000, 10) if quick else (1000, 60)   # 1,000: what the queue holds before the writer wakes
     saved = W.wake_at, W.linger, W.maxsize, W.assist_at
 
     def timed(body) -> float:
