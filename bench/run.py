@@ -349,7 +349,11 @@ def bench_sinks(quick: bool, out: dict) -> list[str]:
     def row(label: str, key: str, target: str = "") -> str:
         return (f"  {label:<27}{_rate(res[key]):>12}   {_rate(res[key + '_per_cpu_second']):>12} per CPU-second"
                 f"{target}")
-    return [f"Sink throughput ({n:,} events of {res['event_bytes']} bytes through the writer; best of runs)",
+    from tokentrail import _sinks
+    encoder = ("JSON by orjson" if _sinks.ENCODER == "orjson" else
+               "JSON by the stdlib; pip install 'tokentrail[fast]' for orjson, several times faster")
+    return [f"Sink throughput ({n:,} events of {res['event_bytes']} bytes through the writer; best of runs; "
+            f"{encoder})",
             row("JSONL file", "jsonl", f"   (target >= {TARGETS['jsonl']:,}/s)"),
             row("SQLite (WAL)", "sqlite", f"   (target >= {TARGETS['sqlite']:,}/s)"),
             row("stdout (to /dev/null)", "stdout")]
