@@ -258,13 +258,74 @@ def test_streaming_response_read_by_hand(oai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, json=chat_json())
     with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as resp:
         body = b"".join(resp.iter_bytes())
+        assert len(events) == 1                                         # recorded at the end of the body
     assert json.loads(body)["usage"]["prompt_tokens"] == 2048           # every byte reached the user
-    [ev] = events                                                       # recorded at close, usage unknown
-    assert ev["status"] == "success"
-    assert_usage(ev, 0, 0)
+    [ev] = events
+    assert ev["status"] == "success" and ev["model"] == "gpt-5.5-2026-04-23"
+    check_chat_usage(ev)                                                # read along with the user
     with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as resp:
         assert resp.json()["model"] == "gpt-5.5-2026-04-23"
     check_chat_usage(events[1])                                          # read whole: usage from the body
+    with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as resp:
+        text = "".join(resp.iter_text(chunk_size=7))
+    assert json.loads(text)["id"] and len(events) == 3
+    check_chat_usage(events[2])
+
+
+def test_streaming_response_sse_read_by_hand_counts_its_usage(oai, ant, openai_mock, anthropic_mock, events):
+    openai_mock.post("/chat/completions").respond(200, text=load_fixture("openai/chat_stream_include_usage.sse"),
+                                                  headers=sse_headers())
+    anthropic_mock.post("/v1/messages").respond(200, **ant_sse())
+    with oai.chat.completions.with_streaming_response.create(
+            model="gpt-5.5", messages=MSGS, stream=True, stream_options={"include_usage": True}) as resp:
+        lines = [ln for ln in resp.iter_lines() if ln]
+        assert len(events) == 1                                          # at the end of the body, not at close
+    assert lines[-1] == "data: [DONE]"
+    sent = [json.loads(ln[6:]) for ln in lines[:-1]]
+    usage = sent[-1]["usage"]
+    ev = events[0]
+    assert ev["stream"] is True and "partial" not in ev and ev["output"]["finish_reason"] == "stop"
+    assert ev["output"]["response"] == "".join(c["choices"][0]["delta"].get("content") or ""
+                                               for c in sent if c["choices"])
+    assert_usage(ev, usage["prompt_tokens"], usage["completion_tokens"],
+                 cached=usage["prompt_tokens_details"]["cached_tokens"],
+                 reasoning=usage["completion_tokens_details"]["reasoning_tokens"])
+    with ant.messages.with_streaming_response.create(model="claude-opus-4-6", max_tokens=5, messages=MSGS,
+                                                     stream=True) as resp:
+        raw = resp.read()                                                # the whole SSE body at once
+    assert raw.count(b"event: ") >= 5 and len(events) == 2
+    assert_usage(events[1], 2073, 142, write=2048, reasoning=31)         # message_start + message_delta merged
+    assert "partial" not in events[1]
+
+
+def test_streaming_response_sse_stopped_early_by_hand_is_partial(ant, anthropic_mock, events):
+    anthropic_mock.post("/v1/messages").respond(200, **ant_sse())
+    with ant.messages.with_streaming_response.create(model="claude-opus-4-6", max_tokens=5, messages=MSGS,
+                                                     stream=True) as resp:
+        for chunk in resp.iter_bytes(chunk_size=64):
+            if b"content_block_delta" in chunk:
+                break
+    [ev] = events                        # at the break (httpx2 closes the body) or at close, with what was seen
+    assert ev["partial"] is True and ev["usage"]["prompt_tokens"] > 0
+
+
+def test_streaming_response_read_by_hand_async(aoai, aant, openai_mock, anthropic_mock, events):
+    openai_mock.post("/chat/completions").respond(200, json=chat_json())
+    anthropic_mock.post("/v1/messages").respond(200, **ant_sse())
+
+    async def main():
+        async with aoai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as r:
+            body = b"".join([c async for c in r.iter_bytes()])
+        async with aant.messages.with_streaming_response.create(model="claude-opus-4-6", max_tokens=5,
+                                                                 messages=MSGS, stream=True) as r:
+            lines = [ln async for ln in r.iter_lines()]
+        return body, lines
+    body, lines = run(main())
+    assert json.loads(body)["usage"]["completion_tokens"] == 612 and "event: message_stop" in lines
+    assert len(events) == 2
+    check_chat_usage(events[0])
+    assert_usage(events[1], 2073, 142, write=2048, reasoning=31)
+    assert "partial" not in events[1] and events[1]["stream"] is True
 
 
 def like_the_api(request):
@@ -288,7 +349,8 @@ def test_streaming_response_sse(oai, openai_mock, events):
     with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS, stream=True) as resp:
         lines = [ln for ln in resp.iter_lines() if ln]
     assert len(lines) == 7 and lines[-1] == "data: [DONE]"        # exactly what the API sent
-    assert len(events) == 2 and events[1]["stream"] is True          # written at close, usage unknown
+    assert len(events) == 2 and events[1]["stream"] is True          # no usage asked for: none to count
+    assert events[1]["output"]["finish_reason"] == "stop" and "partial" not in events[1]
 
 
 def test_streaming_response_async(aoai, aant, openai_mock, anthropic_mock, events):

@@ -488,7 +488,7 @@ class Recording:
             ref = self.http_ref
             self.finish_with(_read_json(ref() if ref is not None else None))
         else:
-            self.end(early=True)   # an SSE body the user read by hand: usage unknown
+            self.end(early=True)   # an SSE body the user stopped reading: partial, usage seen so far
 
     # -- raw / streaming responses ------------------------------------------------------
     def _raw(self, resp: Any, is_async: bool) -> Any:
@@ -502,6 +502,7 @@ class Recording:
         hook_parse(resp, self, is_async)
         if http is not None:
             hook_http_close(http, self, is_async)
+            hook_http_bytes(http, self, is_async)
             if not sse:
                 hook_http_read(http, self, is_async)
         try:
@@ -617,6 +618,149 @@ def hook_http_read(http: Any, rec: Recording, is_async: bool) -> None:
             _safe(lambda: rec.finish_with(_read_json(h)))
             return data
         http.read = read
+
+
+def hook_http_bytes(http: Any, rec: Recording, is_async: bool) -> None:
+    """Watch the bytes of a body the user reads by hand (``iter_bytes``/``iter_lines``/
+    ``iter_text``/``read`` all go through ``iter_bytes``), so its usage is known too.
+    Bytes the SDK reads for ``parse()`` are left alone: the parsed result is watched."""
+    ref = weakref.ref(http)
+    cls = type(http)
+    if is_async:
+        def aiter_bytes(*args: Any, **kwargs: Any) -> Any:
+            return _atee(cls.aiter_bytes(ref(), *args, **kwargs), rec)
+        http.aiter_bytes = aiter_bytes
+    else:
+        def iter_bytes(*args: Any, **kwargs: Any) -> Any:
+            return _tee(cls.iter_bytes(ref(), *args, **kwargs), rec)
+        http.iter_bytes = iter_bytes
+
+
+def _tee(it: Any, rec: Recording) -> Any:
+    reader = HandReader.start(rec)
+    if reader is None:
+        yield from it
+        return
+    while True:
+        rec.in_next = True              # an HTTP close from inside the body's own iteration is not the end
+        try:
+            chunk = next(it)
+        except StopIteration:
+            break
+        finally:
+            rec.in_next = False
+        reader.feed(chunk)
+        yield chunk
+    reader.done()
+
+
+async def _atee(it: Any, rec: Recording) -> Any:
+    reader = HandReader.start(rec)
+    if reader is None:
+        async for chunk in it:
+            yield chunk
+        return
+    while True:
+        rec.in_next = True
+        try:
+            chunk = await it.__anext__()
+        except StopAsyncIteration:
+            break
+        finally:
+            rec.in_next = False
+        reader.feed(chunk)
+        yield chunk
+    reader.done()
+
+
+class _Obj(dict):
+    """A parsed JSON object read like an SDK model (``obj.usage``; a missing field is None)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        return self.get(key)
+
+
+class HandReader:
+    """Reads along with the user: SSE events into the endpoint's stream accumulator, or a
+    JSON body (up to ``LIMIT`` bytes) into the response reader at its end."""
+
+    __slots__ = ("rec", "sse", "buf", "dead")
+    LIMIT = 32 << 20
+
+    @classmethod
+    def start(cls, rec: Recording) -> "HandReader | None":
+        try:
+            if rec.call.done or rec.watched is not None or rec.in_read:
+                return None              # the SDK is reading for parse(), or the call is recorded
+            return cls(rec)
+        except Exception:
+            logger.exception("tokentrail: could not read along with %s (the body is unaffected)", rec.ep.name)
+            return None
+
+    def __init__(self, rec: Recording) -> None:
+        self.rec = rec
+        self.sse = bool(rec.ep.stream)
+        self.buf = bytearray()
+        self.dead = False
+        if self.sse:
+            if rec.acc is None and rec.ep.new_stream is not None:
+                rec.acc = rec.ep.new_stream(rec.call, rec.ep, rec.injected)
+            self.dead = rec.acc is None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.dead or self.rec.call.done:
+            return
+        try:
+            self.buf += chunk
+            if self.sse:
+                self._events()
+            elif len(self.buf) > self.LIMIT:
+                self.dead = True
+                self.buf = bytearray()
+        except Exception:
+            self.dead = True
+            logger.exception("tokentrail: stopped reading along with %s (the body is unaffected)", self.rec.ep.name)
+
+    def _events(self) -> None:
+        buf = self.buf
+        observe = self.rec.acc.observe
+        while True:
+            cut = -1
+            for sep in (b"\n\n", b"\r\n\r\n", b"\r\r"):
+                i = buf.find(sep)
+                if i >= 0 and (cut < 0 or i < cut):
+                    cut, size = i, len(sep)
+            if cut < 0:
+                return
+            block = bytes(buf[:cut])
+            del buf[:cut + size]
+            data = [ln[5:].removeprefix(b" ") for ln in block.splitlines() if ln.startswith(b"data:")]
+            if not data:
+                continue
+            text = b"\n".join(data)
+            if text.strip() == b"[DONE]":
+                continue
+            observe(json.loads(text, object_hook=_Obj))
+
+    def done(self) -> None:
+        """The body was read to its end."""
+        rec = self.rec
+        if rec.call.done:
+            return
+        if self.sse:
+            if not self.dead and self.buf.strip():
+                self.buf += b"\n\n"
+                _safe(self._events)
+            rec.end(early=True)          # partial unless the stream said it was complete
+        elif not self.dead:
+            body = None
+            try:
+                body = json.loads(bytes(self.buf))
+            except ValueError:
+                logger.debug("tokentrail: response body is not JSON", exc_info=True)
+            rec.finish_with(body)
 
 
 def hook_parse(resp: Any, rec: Recording, is_async: bool) -> None:
