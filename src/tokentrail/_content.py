@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._fields import field as _get
+
 #: Request parameters recorded in ``input.params``; everything else (headers, keys,
 #: extra_* escape hatches, metadata, user ids) is never recorded.
 PARAM_KEYS = frozenset((
@@ -21,12 +23,6 @@ _PLACEHOLDERS = {
     "input_audio": "[audio]", "audio": "[audio]", "file": "[file]", "input_file": "[file]",
     "document": "[document]",
 }
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
 
 def part_text(part: Any) -> str:

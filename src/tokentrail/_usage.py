@@ -15,8 +15,9 @@ must never crash the host call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from ._fields import field as _get
 
 #: Counts always present on an event's ``usage`` (0 when unknown).
 CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",
@@ -39,19 +40,6 @@ def count(value: Any) -> int:
     except (TypeError, ValueError, OverflowError):
         return 0
     return n if n > 0 else 0
-
-
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if type(obj) is dict:          # the common case, without the slow ABC check
-        return obj.get(key)
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    try:
-        return getattr(obj, key, None)
-    except Exception:  # a property that raises is just a missing field here
-        return None
 
 
 def empty_usage() -> dict:

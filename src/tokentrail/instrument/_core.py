@@ -28,6 +28,7 @@ import wrapt
 
 from .._config import SETTINGS
 from .._content import jsonable
+from .._fields import field as get
 from .._recorder import Call, start_call
 from .._trace import BudgetExceeded, current_trace
 
@@ -107,18 +108,6 @@ def _copy_message(m: Any) -> Any:
                 return jsonable(m)
         return dict(m)
     return jsonable(m)
-
-
-def get(obj: Any, key: str) -> Any:
-    """``obj[key]`` or ``obj.key`` (SDK models and raw JSON dicts alike); None when missing."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(key)
-    try:
-        return getattr(obj, key, None)
-    except Exception:
-        return None
 
 
 def given(value: Any) -> bool:

@@ -1,0 +1,66 @@
+"""Reading one field of an SDK object or a raw JSON dict, fast and without raising.
+
+The SDKs' response objects are pydantic v2 models. Asking one for a field it does not
+have (``usage.cached_tokens`` on a chat ``CompletionUsage``, say) goes through pydantic's
+Python-level ``__getattr__``, which builds and raises an ``AttributeError``: several µs
+per miss, and usage normalization asks for a dozen names a given SDK shape lacks. So a
+pydantic v2 model is read from its ``__dict__`` (declared fields) and
+``__pydantic_extra__`` (fields the SDK version does not declare); ``getattr`` is left
+for real class attributes (properties) and for every other kind of object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_pydantic2: dict[type, bool] = {}
+_class_attr: dict[tuple[type, str], bool] = {}
+
+
+def _is_pydantic2(cls: type) -> bool:
+    hit = _pydantic2.get(cls)
+    if hit is None:
+        hit = _pydantic2[cls] = (_has_class_attr(cls, "__pydantic_fields__")
+                                 and _has_class_attr(cls, "__pydantic_extra__"))
+    return hit
+
+
+def _has_class_attr(cls: type, key: str) -> bool:
+    k = (cls, key)
+    hit = _class_attr.get(k)
+    if hit is None:
+        hit = _class_attr[k] = any(key in getattr(c, "__dict__", ()) for c in getattr(cls, "__mro__", (cls,)))
+    return hit
+
+
+def field(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` or ``obj.key`` (SDK models and raw JSON dicts alike); ``default`` when
+    missing or unreadable. Never raises."""
+    if obj is None:
+        return default
+    if type(obj) is dict:
+        return obj.get(key, default)
+    cls = type(obj)
+    if _is_pydantic2(cls):
+        try:
+            d = obj.__dict__
+            if key in d:
+                return d[key]
+            extra = obj.__pydantic_extra__
+            if extra and key in extra:
+                return extra[key]
+        except Exception:
+            pass
+        else:
+            if not _has_class_attr(cls, key):
+                return default
+    elif isinstance(obj, Mapping):
+        try:
+            return obj.get(key, default)
+        except Exception:
+            return default
+    try:
+        return getattr(obj, key, default)
+    except Exception:   # a property that raises is just a missing field here
+        return default
