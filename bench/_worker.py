@@ -6,13 +6,14 @@ dir), ``mixed`` (bare and attached clients in one process, for the per-chunk cos
 ``compare:NAME`` (another instrumentation package, see ``_compare.py``). It reads
 one JSON command per line on stdin and answers one JSON line on stdout:
 
-- ``{"cmd": "round", "row": ROW, "n": N}`` -> ``{"seconds": s, "cpu": s}``: N calls of ROW
+- ``{"cmd": "round", "row": ROW, "n": N[, "gc": false]}`` -> ``{"seconds": s, "cpu": s}``: N calls of ROW
   (wall time, and CPU time of the whole process, writer thread included); for an
   instrumented mode the time includes draining what the calls queued (``flush``), so
   work deferred to a background thread is paid inside the measurement.
 - ``{"cmd": "chunk_pairs", "sdk": "openai"|"anthropic", "streams": N}`` (mode ``mixed``) ->
   the added cost per streamed chunk, from bare and attached streams read in lockstep.
 - ``{"cmd": "memory", "row": ROW, "n": N}`` -> RSS after warm-up and at checkpoints.
+- ``{"cmd": "gc"}`` -> collect garbage now and freeze the survivors (before a counted round).
 - ``{"cmd": "quit"}``.
 """
 
@@ -104,10 +105,11 @@ class Worker:
                 fn()
         self.flush()
 
-    def round(self, row: str, n: int) -> dict:
+    def round(self, row: str, n: int, gc_first: bool = True) -> dict:
         fn = self.rows[row]
         flush = self.flush
-        gc.collect()
+        if gc_first:
+            gc.collect()
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             fn()
@@ -189,7 +191,14 @@ def main() -> int:
         if cmd["cmd"] == "quit":
             break
         if cmd["cmd"] == "round":
-            res = w.round(cmd["row"], cmd["n"])
+            res = w.round(cmd["row"], cmd["n"], cmd.get("gc", True))
+        elif cmd["cmd"] == "gc":
+            # Collect, then move every survivor to the permanent generation: a full
+            # collection that falls due inside a short counted round then walks only the
+            # objects made since, instead of the whole heap of two SDKs.
+            gc.collect()
+            gc.freeze()
+            res = {"ok": True}
         elif cmd["cmd"] == "chunk_pairs":
             res = w.chunk_pairs(cmd["sdk"], cmd["streams"])
         elif cmd["cmd"] == "memory":

@@ -44,7 +44,7 @@ ROWS = [
     ("messages", "anthropic messages.create"),
     ("messages_stream", "anthropic messages.stream, 50 events"),
 ]
-SECTIONS = ("overhead", "caller", "sinks", "report", "memory")
+SECTIONS = ("overhead", "instructions", "caller", "sinks", "report", "memory")
 
 TARGETS = {"ratio": 1.05, "per_chunk_us": 2.0, "jsonl": 100_000, "sqlite": 50_000}
 
@@ -62,9 +62,10 @@ def _env() -> dict:
 class WorkerProc:
     """A bench/_worker.py child speaking one JSON line per command."""
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, prefix: list[str] | None = None, env: dict | None = None):
         self.mode = mode
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "_worker.py"), mode], env=_env(),
+        self.proc = subprocess.Popen([*(prefix or []), sys.executable, str(HERE / "_worker.py"), mode],
+                                     env={**_env(), **(env or {})},
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.ready: dict | None = None
@@ -201,6 +202,31 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
             hint = f" (pip install {PACKAGES[what]})" if what in PACKAGES else ""
             lines.append(f"  {m}: n/a ({status[m].get('error', 'not available')}){hint}")
     out["overhead"] = res
+    return lines
+
+
+# --------------------------------------------------------------------------- instructions
+
+def bench_instructions(quick: bool, out: dict) -> list[str]:
+    import _instructions
+    why = _instructions.available()
+    if why is None and quick:
+        why = "skipped with --quick (about 4 minutes: python bench/run.py --only instructions)"
+    if why is not None:
+        out["instructions"] = {"skipped": why}
+        return [f"Per-call overhead in CPU instructions: n/a ({why})"]
+    calls = {row: (30 if "stream" in row else 100) for row, _ in ROWS}
+    counts = _instructions.count(WorkerProc, ROWS, calls)
+    res: dict = {"calls": calls, "rows": {}}
+    lines = ["Per-call overhead in CPU instructions (callgrind; bare vs attached, writer-thread work and "
+             "flush included;",
+             "  deterministic, so unlike the wall-clock table above it does not move with the machine's load)",
+             f"  {'call':<40}{'bare':>14}{'attached':>14}{'added':>12}{'ratio':>8}"]
+    for row, label in ROWS:
+        b, a = counts[row]["bare"], counts[row]["attached"]
+        res["rows"][row] = {"bare": b, "attached": a, "added": a - b, "ratio": a / b}
+        lines.append(f"  {label:<40}{b:>14,.0f}{a:>14,.0f}{a - b:>12,.0f}{a / b:>8.3f}")
+    out["instructions"] = res
     return lines
 
 
@@ -470,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if section == "overhead":
                 lines = bench_overhead(args.quick, args.compare, out)
+            elif section == "instructions":
+                lines = bench_instructions(args.quick, out)
             elif section == "caller":
                 lines = bench_caller(args.quick, out)
             elif section == "sinks":

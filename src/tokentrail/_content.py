@@ -140,5 +140,13 @@ def _is_binaryish(v: Any) -> bool:
 
 def pick_params(kwargs: Mapping[str, Any]) -> dict:
     """The recordable sampling parameters of a request."""
-    return {k: jsonable(v) for k, v in kwargs.items() if k in PARAM_KEYS and v is not None and
-            type(v).__name__ != "NotGiven" and type(v).__name__ != "Omit"}
+    out = {}
+    for k in [k for k in kwargs if k in PARAM_KEYS]:     # the request's own order
+        v = kwargs[k]
+        if v is not None:
+            t = type(v)
+            if t is int or t is float or t is bool:
+                out[k] = v
+            elif t.__name__ != "NotGiven" and t.__name__ != "Omit":
+                out[k] = jsonable(v)
+    return out

@@ -42,7 +42,10 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
     if type(obj) is dict:
         return obj.get(key, default)
     cls = type(obj)
-    if _is_pydantic2(cls):
+    pyd = _pydantic2.get(cls)
+    if pyd is None:
+        pyd = _is_pydantic2(cls)
+    if pyd:
         try:
             d = obj.__dict__
             if key in d:
@@ -64,3 +67,59 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
         return getattr(obj, key, default)
     except Exception:   # a property that raises is just a missing field here
         return default
+
+
+_EMPTY: dict = {}
+_plain_model: dict[type, bool] = {}
+
+
+class _Attrs:
+    """``.get`` over any object's fields, through :func:`field`."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return field(self.obj, key, default)
+
+
+def _is_plain_model(cls: type) -> bool:
+    """A pydantic v2 model whose classes define no properties (every field is data)."""
+    hit = _plain_model.get(cls)
+    if hit is None:
+        mine = [c for c in cls.__mro__ if c is not object and not c.__module__.startswith("pydantic")]
+        hit = _plain_model[cls] = _is_pydantic2(cls) and not any(
+            isinstance(v, property) or type(v).__name__ in ("cached_property", "PydanticDescriptorProxy")
+            for c in mine for v in vars(c).values())
+    return hit
+
+
+def is_plain_model(obj: Any) -> bool:
+    """True for an SDK response object (a pydantic v2 model whose fields are all data)."""
+    return obj is not None and type(obj) is not dict and _is_plain_model(type(obj))
+
+
+def fields_of(obj: Any) -> Any:
+    """Something with ``.get(key, default)`` over ``obj``'s fields: the dict itself, a
+    pydantic model's field values (declared and extra) as a dict, else a view through
+    :func:`field`. None reads as empty."""
+    if obj is None:
+        return _EMPTY
+    if type(obj) is dict:
+        return obj
+    cls = type(obj)
+    plain = _plain_model.get(cls)
+    if plain is None:
+        plain = _is_plain_model(cls)
+    if plain:
+        try:
+            d = obj.__dict__
+            extra = obj.__pydantic_extra__
+            return {**d, **extra} if extra else d
+        except Exception:
+            pass
+    elif isinstance(obj, Mapping):
+        return obj
+    return _Attrs(obj)

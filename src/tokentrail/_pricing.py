@@ -14,10 +14,11 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -46,6 +47,14 @@ class Rates:
     cache_write_1h: Decimal | None = None  # long-TTL writes (Anthropic 1h, OpenAI 12h); None = cache_write
 
     def per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """(input, cached input, cache write, long-TTL cache write, output), defaults filled in."""
+        hit = self.__dict__.get("_per_kind")
+        if hit is None:
+            hit = self._per_kind()
+            object.__setattr__(self, "_per_kind", hit)    # frozen: computed once, cached by hand
+        return hit
+
+    def _per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         cached = self.input if self.cached_input is None else self.cached_input
         write = self.input if self.cache_write is None else self.cache_write
         write_1h = write if self.cache_write_1h is None else self.cache_write_1h
@@ -70,7 +79,11 @@ class ModelPrice:
     @property
     def label(self) -> str:
         """What the event's ``pricing`` field says: ``provider/key``."""
-        return f"{self.provider}/{self.key}"
+        hit = self.__dict__.get("_label")
+        if hit is None:
+            hit = f"{self.provider}/{self.key}"
+            object.__setattr__(self, "_label", hit)
+        return hit
 
 
 @dataclass
@@ -327,10 +340,12 @@ class PriceTable:
             self._cache[model] = result
         return result
 
-    def cost(self, model: str | None, usage: Mapping[str, Any], *, batch: bool = False) -> Cost:
-        """Price one call's normalized usage (see :mod:`tokentrail._usage`)."""
+    def cost(self, model: str | None, usage: Mapping[str, Any], *, batch: bool = False,
+             normalized: bool = False) -> Cost:
+        """Price one call's usage in tokentrail's shape (see :mod:`tokentrail._usage`);
+        ``normalized=True`` says it came from ``normalize_usage`` (counts already clean)."""
         entry, _how = self.resolve(model)
-        prompt = count(usage.get("prompt_tokens"))
+        prompt = usage["prompt_tokens"] if normalized else count(usage.get("prompt_tokens"))
         if entry is None:
             rates, label, known, lc = self.default, "unknown", False, False
             if model and model not in self._warned:
@@ -348,16 +363,23 @@ class PriceTable:
             elif entry.long_context is not None and entry.long_context_threshold and \
                     prompt > entry.long_context_threshold:
                 rates, lc = entry.long_context, True   # the whole request moves to the higher tier
-        return compute_cost(rates, usage, label=label, known=known, long_context=lc)
+        return compute_cost(rates, usage, label=label, known=known, long_context=lc, normalized=normalized)
 
 
 def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknown", known: bool = True,
-                 long_context: bool = False) -> Cost:
-    prompt = count(usage.get("prompt_tokens"))
-    cached = min(count(usage.get("cached_tokens")), prompt)
-    write = min(count(usage.get("cache_write_tokens")), prompt - cached)
-    write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")), write)
-    completion = count(usage.get("completion_tokens"))
+                 long_context: bool = False, normalized: bool = False) -> Cost:
+    if normalized:      # normalize_usage's output: non-negative ints, subsets already clamped
+        g = usage.get
+        prompt, cached, write, completion = (usage["prompt_tokens"], usage["cached_tokens"],
+                                             usage["cache_write_tokens"], usage["completion_tokens"])
+        write_1h = min(g("cache_write_1h_tokens", 0) + g("cache_write_12h_tokens", 0), write)
+    else:
+        prompt = count(usage.get("prompt_tokens"))
+        cached = min(count(usage.get("cached_tokens")), prompt)
+        write = min(count(usage.get("cache_write_tokens")), prompt - cached)
+        write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")),
+                       write)
+        completion = count(usage.get("completion_tokens"))
     r_in, r_cached, r_write, r_write_1h, r_out = rates.per_kind()
     c_in = (prompt - cached - write) * r_in / _MILLION
     c_cached = cached * r_cached / _MILLION

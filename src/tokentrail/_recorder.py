@@ -94,7 +94,7 @@ class Call:
                  "first_token_perf", "model", "usage", "response_text", "finish_reason", "stream", "partial",
                  "extra", "done", "event", "batch", "count_cost", "end_wall", "end_perf", "latency_ms",
                  "explicit_cost", "level", "capture", "base_metadata", "default_namespace", "err",
-                 "norm_usage", "cost", "captured")
+                 "norm_usage", "cost", "captured", "messages_json")
 
     def __init__(self) -> None:
         self.done = False
@@ -132,7 +132,7 @@ class Call:
         if self.norm_usage is None:
             self.norm_usage = normalize_usage(self.usage, self.provider)
             self.cost = _config.price_table().cost(self.model or self.request_model or "", self.norm_usage,
-                                                   batch=self.batch)
+                                                   batch=self.batch, normalized=True)
 
     def final_cost(self) -> float:
         return self.explicit_cost if self.explicit_cost is not None else float(self.cost.total)
@@ -174,7 +174,7 @@ class Call:
 
         inp: dict = {"model": self.request_model or model, "prompt": prompt if capture else ""}
         if capture and self.messages is not None:
-            inp["messages"] = jsonable(self.messages)
+            inp["messages"] = self.messages if self.messages_json else jsonable(self.messages)
         if self.params:
             params = self.params
             if not capture and "prediction" in params:   # predicted outputs are user text
@@ -251,13 +251,14 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
                prompt: str | None = None, messages: Any = None, system: Any = None, params: dict | None = None,
                metadata: dict | None = None, sink: Any = None, namespace: str | None = None,
                trace_id: str | None = None, parent_id: str | None = None, start_wall: float | None = None,
-               batch: bool = False) -> Call:
+               batch: bool = False, messages_json: bool = False) -> Call:
     """Begin recording a call. Raises :class:`BudgetExceeded` (only that) when a budget says stop.
 
     ``prompt`` defaults to the flattened ``messages`` (and Anthropic ``system``); the
     flattening happens off the caller's thread unless a trace needs it for retry
     detection. ``messages`` is copied (shallowly) now, because callers keep appending
-    to their message lists after the call.
+    to their message lists after the call; ``messages_json=True`` says it already is a
+    private JSON-safe copy (an instrumented request's snapshot), used as it is.
     """
     c = Call()
     c.start_perf = time.perf_counter()
@@ -279,12 +280,16 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     c.prompt = prompt
     c.system = system
     c.messages = None
+    c.messages_json = False
     tr = current_trace()
     c.trace = tr
     c.retry_attempt, c.fallback_model, c.fallback_reason, c.budget_crossed = 0, None, None, False
     try:
         if messages is not None and c.capture or (tr is not None and prompt is None):
-            c.messages = list(messages) if isinstance(messages, (list, tuple)) else messages
+            if messages_json and isinstance(messages, list):
+                c.messages, c.messages_json = messages, True
+            else:
+                c.messages = list(messages) if isinstance(messages, (list, tuple)) else messages
         if tr is not None:
             c.trace_id = trace_id or tr.trace_id
             c.parent_id = parent_id or (tr.span_id if (tr.parent is not None or getattr(tr, "_is_span", False))

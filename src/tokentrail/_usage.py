@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._fields import field as _get
+from ._fields import fields_of, is_plain_model
 
 #: Counts always present on an event's ``usage`` (0 when unknown).
 CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",
@@ -26,11 +26,10 @@ CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",
 EXTRA_KEYS = ("cache_write_1h_tokens", "cache_write_12h_tokens", "audio_prompt_tokens", "audio_completion_tokens",
               "accepted_prediction_tokens", "rejected_prediction_tokens")
 
-_ANTHROPIC_MARKERS = ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
-
-
 def count(value: Any) -> int:
     """A token count as a non-negative int; anything unreadable is 0."""
+    if type(value) is int:
+        return value if value > 0 else 0
     if value is None or isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -40,6 +39,9 @@ def count(value: Any) -> int:
     except (TypeError, ValueError, OverflowError):
         return 0
     return n if n > 0 else 0
+
+
+_NONE = {}.get
 
 
 def empty_usage() -> dict:
@@ -56,79 +58,80 @@ def normalize_usage(raw: Any, provider: str | None = None) -> dict:
     u = empty_usage()
     if raw is None:
         return u
-    is_anthropic = provider == "anthropic" or any(_get(raw, k) is not None for k in _ANTHROPIC_MARKERS)
-    if _get(raw, "prompt_tokens") is None and _get(raw, "input_tokens") is not None:
-        if is_anthropic:
-            _read_anthropic(raw, u)
+    g = fields_of(raw).get
+    if g("prompt_tokens") is None and g("input_tokens") is not None:
+        if provider == "anthropic" or g("cache_creation_input_tokens") is not None or \
+                g("cache_read_input_tokens") is not None or g("cache_creation") is not None:
+            _read_anthropic(g, u)
         else:
-            _read_openai_responses(raw, u)
+            _read_openai_responses(g, u)
     else:
-        _read_openai_chat(raw, u)
+        _read_openai_chat(g, u, not is_plain_model(raw))
     # Subsets can never exceed their whole (a malformed block must not produce negative costs).
-    u["cached_tokens"] = min(u["cached_tokens"], u["prompt_tokens"])
-    u["cache_write_tokens"] = min(u["cache_write_tokens"], u["prompt_tokens"] - u["cached_tokens"])
+    prompt, completion = u["prompt_tokens"], u["completion_tokens"]
+    cached = u["cached_tokens"] = min(u["cached_tokens"], prompt)
+    write = u["cache_write_tokens"] = min(u["cache_write_tokens"], prompt - cached)
     for k in ("cache_write_1h_tokens", "cache_write_12h_tokens"):
-        if u.get(k):
-            u[k] = min(u[k], u["cache_write_tokens"])
-    u["reasoning_tokens"] = min(u["reasoning_tokens"], u["completion_tokens"])
-    total = count(_get(raw, "total_tokens"))
-    u["total_tokens"] = total if total >= u["prompt_tokens"] + u["completion_tokens"] else (
-        u["prompt_tokens"] + u["completion_tokens"])
-    if _get(raw, "estimated"):
+        if k in u:
+            u[k] = min(u[k], write)
+    u["reasoning_tokens"] = min(u["reasoning_tokens"], completion)
+    total = count(g("total_tokens"))
+    u["total_tokens"] = total if total >= prompt + completion else prompt + completion
+    if g("estimated"):
         u["estimated"] = True
     return u
 
 
 def _set_extra(u: dict, key: str, value: Any) -> None:
-    n = count(value)
-    if n:
-        u[key] = n
+    if value is not None:
+        n = count(value)
+        if n:
+            u[key] = n
 
 
-def _read_openai_chat(raw: Any, u: dict) -> None:
-    u["prompt_tokens"] = count(_get(raw, "prompt_tokens"))
-    u["completion_tokens"] = count(_get(raw, "completion_tokens"))
-    pd = _get(raw, "prompt_tokens_details")
-    cd = _get(raw, "completion_tokens_details")
-    # Flat names (an already-normalized dict, or log_event callers) win over details.
-    u["cached_tokens"] = count(_get(raw, "cached_tokens") or _get(pd, "cached_tokens"))
-    u["cache_write_tokens"] = count(_get(raw, "cache_write_tokens") or _get(pd, "cache_write_tokens"))
-    u["reasoning_tokens"] = count(_get(raw, "reasoning_tokens") or _get(cd, "reasoning_tokens"))
-    _set_extra(u, "cache_write_1h_tokens", _get(raw, "cache_write_1h_tokens"))
-    _set_extra(u, "cache_write_12h_tokens", _get(raw, "cache_write_12h_tokens") or
-               _get(_get(pd, "cache_write_tokens_details"), "ttl_12h_tokens"))
-    _set_extra(u, "audio_prompt_tokens", _get(raw, "audio_prompt_tokens") or _get(pd, "audio_tokens"))
-    _set_extra(u, "audio_completion_tokens", _get(raw, "audio_completion_tokens") or _get(cd, "audio_tokens"))
-    _set_extra(u, "accepted_prediction_tokens",
-               _get(raw, "accepted_prediction_tokens") or _get(cd, "accepted_prediction_tokens"))
-    _set_extra(u, "rejected_prediction_tokens",
-               _get(raw, "rejected_prediction_tokens") or _get(cd, "rejected_prediction_tokens"))
+def _read_openai_chat(g: Any, u: dict, flat: bool) -> None:
+    u["prompt_tokens"] = count(g("prompt_tokens"))
+    u["completion_tokens"] = count(g("completion_tokens"))
+    pd = fields_of(g("prompt_tokens_details")).get
+    cd = fields_of(g("completion_tokens_details")).get
+    # Flat names (an already-normalized dict, or log_event callers) win over details; an
+    # SDK usage object has none, so it is not asked for them.
+    f = g if flat else _NONE
+    u["cached_tokens"] = count(f("cached_tokens") or pd("cached_tokens"))
+    u["cache_write_tokens"] = count(f("cache_write_tokens") or pd("cache_write_tokens"))
+    u["reasoning_tokens"] = count(f("reasoning_tokens") or cd("reasoning_tokens"))
+    _set_extra(u, "cache_write_1h_tokens", f("cache_write_1h_tokens"))
+    _set_extra(u, "cache_write_12h_tokens", f("cache_write_12h_tokens") or
+               fields_of(pd("cache_write_tokens_details")).get("ttl_12h_tokens"))
+    _set_extra(u, "audio_prompt_tokens", f("audio_prompt_tokens") or pd("audio_tokens"))
+    _set_extra(u, "audio_completion_tokens", f("audio_completion_tokens") or cd("audio_tokens"))
+    _set_extra(u, "accepted_prediction_tokens", f("accepted_prediction_tokens") or cd("accepted_prediction_tokens"))
+    _set_extra(u, "rejected_prediction_tokens", f("rejected_prediction_tokens") or cd("rejected_prediction_tokens"))
 
 
-def _read_openai_responses(raw: Any, u: dict) -> None:
+def _read_openai_responses(g: Any, u: dict) -> None:
     # Responses API: input_tokens already includes cached_tokens (like prompt_tokens).
-    u["prompt_tokens"] = count(_get(raw, "input_tokens"))
-    u["completion_tokens"] = count(_get(raw, "output_tokens"))
-    idt = _get(raw, "input_tokens_details")
-    odt = _get(raw, "output_tokens_details")
-    u["cached_tokens"] = count(_get(idt, "cached_tokens"))
-    u["cache_write_tokens"] = count(_get(idt, "cache_write_tokens"))
-    _set_extra(u, "cache_write_12h_tokens", _get(_get(idt, "cache_write_tokens_details"), "ttl_12h_tokens"))
-    u["reasoning_tokens"] = count(_get(odt, "reasoning_tokens"))
-    _set_extra(u, "audio_prompt_tokens", _get(idt, "audio_tokens"))
+    u["prompt_tokens"] = count(g("input_tokens"))
+    u["completion_tokens"] = count(g("output_tokens"))
+    idt = fields_of(g("input_tokens_details")).get
+    u["cached_tokens"] = count(idt("cached_tokens"))
+    u["cache_write_tokens"] = count(idt("cache_write_tokens"))
+    _set_extra(u, "cache_write_12h_tokens", fields_of(idt("cache_write_tokens_details")).get("ttl_12h_tokens"))
+    u["reasoning_tokens"] = count(fields_of(g("output_tokens_details")).get("reasoning_tokens"))
+    _set_extra(u, "audio_prompt_tokens", idt("audio_tokens"))
 
 
-def _read_anthropic(raw: Any, u: dict) -> None:
+def _read_anthropic(g: Any, u: dict) -> None:
     # Anthropic: input_tokens EXCLUDES cache reads and writes; add them back.
-    uncached = count(_get(raw, "input_tokens"))
-    read = count(_get(raw, "cache_read_input_tokens"))
-    split = _get(raw, "cache_creation")
-    write_5m = count(_get(split, "ephemeral_5m_input_tokens"))
-    write_1h = count(_get(split, "ephemeral_1h_input_tokens"))
-    write = count(_get(raw, "cache_creation_input_tokens")) or (write_5m + write_1h)
+    uncached = count(g("input_tokens"))
+    read = count(g("cache_read_input_tokens"))
+    split = fields_of(g("cache_creation")).get
+    write_5m = count(split("ephemeral_5m_input_tokens"))
+    write_1h = count(split("ephemeral_1h_input_tokens"))
+    write = count(g("cache_creation_input_tokens")) or (write_5m + write_1h)
     u["prompt_tokens"] = uncached + read + write
-    u["completion_tokens"] = count(_get(raw, "output_tokens"))
+    u["completion_tokens"] = count(g("output_tokens"))
     u["cached_tokens"] = read
     u["cache_write_tokens"] = write
     _set_extra(u, "cache_write_1h_tokens", write_1h)
-    u["reasoning_tokens"] = count(_get(_get(raw, "output_tokens_details"), "thinking_tokens"))
+    u["reasoning_tokens"] = count(fields_of(g("output_tokens_details")).get("thinking_tokens"))

@@ -191,6 +191,10 @@ class Writer:
                 if not q:
                     wake.wait(IDLE_WAIT)
                     if not q:
+                        # Woken with nothing to do (a flush whose marker the last drain
+                        # already took): consume the wake-up, or the next wait returns at
+                        # once and this thread spins until the application's next call.
+                        wake.clear()
                         continue
                 self._idle = False
                 wake.clear()

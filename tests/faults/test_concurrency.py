@@ -175,3 +175,32 @@ def test_four_processes_append_to_one_jsonl_and_one_sqlite(tmp_path):
     assert len(rows) == 4000
     assert sorted(r[0] for r in rows) == sorted(e["id"] for e in events)
     assert_no_credentials(jsonl.read_text())
+
+
+def test_an_idle_writer_sleeps_even_when_woken_with_nothing_to_do():
+    """flush() sets the wake-up flag; when the writer has already taken the queue (the
+    flush marker included) in the drain under way, it wakes to an empty queue. It must
+    go back to sleep, not spin holding the GIL until the application's next call."""
+    from tokentrail import _writer
+
+    class CountingEvent(threading.Event):
+        waits = 0
+
+        def wait(self, timeout=None):
+            CountingEvent.waits += 1
+            return super().wait(timeout)
+
+    got: list[dict] = []
+    w = _writer.Writer()
+    w._wake = CountingEvent()
+    try:
+        w.put(got.append, {"n": 1})
+        assert w.flush(timeout=10) and got == [{"n": 1}]
+        w._wake.set()                    # a wake-up that finds nothing queued
+        before = CountingEvent.waits
+        threading.Event().wait(0.3)
+        assert CountingEvent.waits - before <= 2, "the writer thread spun on an empty queue"
+        w.put(got.append, {"n": 2})      # and it still wakes for real work
+        assert w.flush(timeout=10) and got == [{"n": 1}, {"n": 2}]
+    finally:
+        w.stop()

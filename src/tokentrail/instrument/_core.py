@@ -22,7 +22,8 @@ import json
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 import wrapt
 
@@ -265,7 +266,7 @@ def _begin(st: AttachState, client: Any, args: tuple, kwargs: dict) -> "Recordin
         messages = ep.snapshot() if (capture or current_trace() is not None) else None
         call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
                           prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
-                          sink=st.sink, namespace=st.namespace)
+                          sink=st.sink, namespace=st.namespace, messages_json=True)
     except BudgetExceeded:
         raise
     except Exception:

@@ -17,10 +17,12 @@ never added twice.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._config import SETTINGS
 from .._content import pick_params
+from .._fields import fields_of
 from .._recorder import Call
 from . import _core
 from ._core import Endpoint, get, given
@@ -101,13 +103,15 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
 # --------------------------------------------------------------------------- whole messages
 
 def read_message(call: Call, obj: Any) -> None:
-    call.model = get(obj, "model") or call.model
-    call.usage = get(obj, "usage")
-    call.finish_reason = get(obj, "stop_reason")
+    g = fields_of(obj).get
+    call.model = g("model") or call.model
+    call.usage = g("usage")
+    call.finish_reason = g("stop_reason")
     texts = []
-    for block in get(obj, "content") or ():
-        if get(block, "type") == "text":
-            t = get(block, "text")
+    for block in g("content") or ():
+        b = fields_of(block).get
+        if b("type") == "text":
+            t = b("text")
             if isinstance(t, str):
                 texts.append(t)
     if texts:

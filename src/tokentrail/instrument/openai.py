@@ -15,10 +15,12 @@ caller, so loops reading ``chunk.choices[0]`` keep working.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._config import SETTINGS
 from .._content import pick_params
+from .._fields import fields_of
 from .._recorder import Call
 from . import _core
 from ._core import Endpoint, get, given
@@ -160,23 +162,24 @@ def _inject_usage(options: Any) -> bool:
 # --------------------------------------------------------------------------- whole responses
 
 def read_chat(call: Call, obj: Any) -> None:
-    call.model = get(obj, "model")
-    call.usage = get(obj, "usage")
-    choices = get(obj, "choices")
+    g = fields_of(obj).get
+    call.model = g("model")
+    call.usage = g("usage")
+    choices = g("choices")
     if choices:
-        c = choices[0]
-        call.finish_reason = get(c, "finish_reason")
-        msg = get(c, "message")
-        text = get(msg, "content")
+        c = fields_of(choices[0]).get
+        call.finish_reason = c("finish_reason")
+        m = fields_of(c("message")).get
+        text = m("content")
         if isinstance(text, str):
             call.response_text = text
         else:
-            calls = get(msg, "tool_calls") or ()
+            calls = m("tool_calls") or ()
             names = [get(get(tc, "function"), "name") or "tool" for tc in calls]
             if names:
                 call.response_text = " ".join(f"[tool_call {n}]" for n in names)
-            elif isinstance(get(msg, "refusal"), str):
-                call.response_text = get(msg, "refusal")
+            elif isinstance(m("refusal"), str):
+                call.response_text = m("refusal")
 
 
 def read_completion(call: Call, obj: Any) -> None:
