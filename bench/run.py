@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/run.py            # the full run (~15 minutes: 1,000,000 attached calls for memory)
+    python bench/run.py            # the full run (~20 minutes: 1,000,000 attached calls for memory)
     python bench/run.py --quick    # about 30 seconds, smaller counts, same table
     python bench/run.py --compare  # also time other instrumentation packages that are installed
     python bench/run.py --json out.json --only overhead,sinks
@@ -15,6 +15,8 @@ network is out of the picture: "bare" runs in a process that never imports token
 two alternate round by round and the ratio is the median of adjacent pairs, so drift
 on a busy machine cancels out. Attached rounds end with ``tokentrail.flush()`` inside
 the timing: the work the writer thread does for those calls is paid for in the row.
+The "instructions" section runs the same calls under valgrind's callgrind
+(bench/_instructions.py) for a count that does not move with the machine's load.
 
 These are measurements, not tests: nothing here asserts a timing.
 """
@@ -211,7 +213,7 @@ def bench_instructions(quick: bool, out: dict) -> list[str]:
     import _instructions
     why = _instructions.available()
     if why is None and quick:
-        why = "skipped with --quick (about 4 minutes: python bench/run.py --only instructions)"
+        why = "skipped with --quick; python bench/run.py --only instructions takes about 2 minutes"
     if why is not None:
         out["instructions"] = {"skipped": why}
         return [f"Per-call overhead in CPU instructions: n/a ({why})"]
