@@ -800,6 +800,7 @@ def swap_iterator(stream: Any, rec: Recording, is_async: bool) -> bool:
 
 def _watch(inner: Any, rec: Recording) -> Any:
     nxt = inner.__next__
+    observe = rec.acc.observe if rec.observing else None     # looked up once, not per chunk
     try:
         while True:
             rec.in_next = True
@@ -814,12 +815,13 @@ def _watch(inner: Any, rec: Recording) -> Any:
                 rec.end(exc)
                 raise
             rec.in_next = False
-            if rec.observing:
+            if observe is not None:
                 try:
-                    if not rec.acc.observe(item):
+                    if not observe(item):
                         continue            # the usage-only chunk tokentrail asked for
                 except Exception:
                     rec.observe_failed()
+                    observe = None
                     if rec.injected and is_usage_only(item):
                         continue
             elif rec.injected and is_usage_only(item):
@@ -831,6 +833,7 @@ def _watch(inner: Any, rec: Recording) -> Any:
 
 async def _awatch(inner: Any, rec: Recording) -> Any:
     anext_ = inner.__anext__
+    observe = rec.acc.observe if rec.observing else None
     try:
         while True:
             rec.in_next = True
@@ -845,12 +848,13 @@ async def _awatch(inner: Any, rec: Recording) -> Any:
                 rec.end(exc)
                 raise
             rec.in_next = False
-            if rec.observing:
+            if observe is not None:
                 try:
-                    if not rec.acc.observe(item):
+                    if not observe(item):
                         continue
                 except Exception:
                     rec.observe_failed()
+                    observe = None
                     if rec.injected and is_usage_only(item):
                         continue
             elif rec.injected and is_usage_only(item):

@@ -239,8 +239,8 @@ class ChatStream:
         self.complete = False
 
     def observe(self, chunk: Any) -> bool:
-        usage = chunk.usage
-        if self.model is None:
+        # Runs for every chunk: the common one (text of choice 0) takes the fewest steps.
+        if self.model is None:              # from the first chunk: a stream stopped early keeps it
             self.model = chunk.model
         choices = chunk.choices
         if choices:
@@ -249,28 +249,31 @@ class ChatStream:
             if d is not None:
                 text = d.content
                 if text:
-                    if not self.first:
-                        self.first = True
-                        self.call.mark_first_token()
                     if self.capture and c.index == 0:
                         self.texts.append(text)
+                    if not self.first:
+                        self._first()
                 elif not self.first and (d.tool_calls or getattr(d, "refusal", None)):
-                    self.first = True
-                    self.call.mark_first_token()
+                    self._first()
             fr = c.finish_reason
             if fr:
                 self.finish_reason = fr
                 if not self.expect_usage:
                     self.complete = True
-            if usage is not None:
-                self.usage = usage
+            if chunk.usage is not None:
+                self.usage = chunk.usage
                 self.complete = True
             return True
+        usage = chunk.usage
         if usage is not None:
             self.usage = usage
             self.complete = True
             return not self.hide_usage
         return True
+
+    def _first(self) -> None:
+        self.first = True
+        self.call.mark_first_token()
 
     def apply(self, call: Call) -> None:
         call.model = self.model
