@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,10 @@ class Rates:
 
     def per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """(input, cached input, cache write, long-TTL cache write, output), defaults filled in."""
-        hit = self.__dict__.get("_per_kind")
-        if hit is None:
-            hit = self._per_kind()
-            object.__setattr__(self, "_per_kind", hit)    # frozen: computed once, cached by hand
-        return hit
+        return self._kinds
 
-    def _per_kind(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+    @cached_property
+    def _kinds(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         cached = self.input if self.cached_input is None else self.cached_input
         write = self.input if self.cache_write is None else self.cache_write
         write_1h = write if self.cache_write_1h is None else self.cache_write_1h
@@ -76,14 +74,10 @@ class ModelPrice:
     origin: str = "builtin"   # "builtin" or the override file's path
     deprecated: str = ""      # shutdown date, when a source gives one
 
-    @property
+    @cached_property
     def label(self) -> str:
         """What the event's ``pricing`` field says: ``provider/key``."""
-        hit = self.__dict__.get("_label")
-        if hit is None:
-            hit = f"{self.provider}/{self.key}"
-            object.__setattr__(self, "_label", hit)
-        return hit
+        return f"{self.provider}/{self.key}"
 
 
 @dataclass

@@ -10,11 +10,10 @@ event would make the caller pay a thread switch per call.
 loses nothing (a ``multiprocessing`` child forked from this process drains at its exit
 too). When the writer falls behind (``ASSIST_AT`` events waiting) callers build their
 own events and now and then yield the GIL to it (see ``Writer._behind``); when the queue
-is full anyway new
-events are dropped, counted (``tokentrail.stats()``) and reported once; the caller is
-never blocked. A sink that fails is reported once per
-kind of failure, with what to do about it; its events are counted as lost and later
-batches are tried again. After ``os.fork()`` the child starts with an empty queue and
+is full anyway new events are dropped, counted (``tokentrail.stats()``) and reported
+once; the caller is never blocked. A sink that fails is reported once per kind of
+failure, with what to do about it; its events are counted as lost and later batches are
+tried again. After ``os.fork()`` the child starts with an empty queue and
 its own thread, so no event is written twice.
 """
 

@@ -425,16 +425,21 @@ class Recording:
                 pass
 
     # -- streams --------------------------------------------------------------------
+    def new_acc(self) -> Any:
+        """The endpoint's stream accumulator, made once (None for endpoints without one)."""
+        if self.acc is None and self.ep.new_stream is not None:
+            self.acc = self.ep.new_stream(self.call, self.ep, self.injected)
+        return self.acc
+
     def wrap_stream(self, stream: Any, is_async: bool) -> Any:
         """Watch ``stream``; returns what the caller gets (the same object when possible)."""
         w = self.watched() if self.watched is not None else None
         if w is not None:
             return w
-        if self.ep.new_stream is not None:
-            try:
-                self.acc = self.ep.new_stream(self.call, self.ep, self.injected)
-            except Exception:
-                logger.exception("tokentrail: could not watch the stream of %s", self.ep.name)
+        try:
+            self.new_acc()
+        except Exception:
+            logger.exception("tokentrail: could not watch the stream of %s", self.ep.name)
         self.observing = self.acc is not None
         self._detach_finalizer()     # a raw response's: the stream now carries the call
         try:
@@ -540,8 +545,14 @@ def _read_json(http: Any) -> Any:
         return None
     try:
         content = http.__dict__.get("_content")
-        if content is None:
-            return None
+    except Exception:
+        return None
+    return None if content is None else _json_body(content)
+
+
+def _json_body(content: bytes) -> Any:
+    """A response body parsed as JSON; None (logged at debug level) if it is not JSON."""
+    try:
         return json.loads(content)
     except Exception:
         logger.debug("tokentrail: response body is not JSON", exc_info=True)
@@ -695,9 +706,7 @@ class HandReader:
         self.buf = bytearray()
         self.dead = False
         if self.sse:
-            if rec.acc is None and rec.ep.new_stream is not None:
-                rec.acc = rec.ep.new_stream(rec.call, rec.ep, rec.injected)
-            self.dead = rec.acc is None
+            self.dead = rec.new_acc() is None
 
     def feed(self, chunk: bytes) -> None:
         if self.dead or self.rec.call.done:
@@ -745,12 +754,7 @@ class HandReader:
                 _safe(self._events)
             rec.end(early=True)          # partial unless the stream said it was complete
         elif not self.dead:
-            body = None
-            try:
-                body = json.loads(bytes(self.buf))
-            except ValueError:
-                logger.debug("tokentrail: response body is not JSON", exc_info=True)
-            rec.finish_with(body)
+            rec.finish_with(_json_body(bytes(self.buf)))
 
 
 def hook_parse(resp: Any, rec: Recording, is_async: bool) -> None:
