@@ -34,16 +34,6 @@ def _has_class_attr(cls: type, key: str) -> bool:
     return hit
 
 
-def _model_dict(obj: Any) -> dict | None:
-    """A pydantic v2 model's field values, declared and extra (read-only); None if unreadable."""
-    try:
-        d = obj.__dict__
-        extra = obj.__pydantic_extra__
-    except Exception:
-        return None
-    return {**d, **extra} if extra else d
-
-
 def field(obj: Any, key: str, default: Any = None) -> Any:
     """``obj[key]`` or ``obj.key`` (SDK models and raw JSON dicts alike); ``default`` when
     missing or unreadable. Never raises."""
@@ -56,10 +46,16 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
     if pyd is None:
         pyd = _is_pydantic2(cls)
     if pyd:
-        d = _model_dict(obj)
-        if d is not None:
+        try:
+            d = obj.__dict__
             if key in d:
                 return d[key]
+            extra = obj.__pydantic_extra__
+            if extra and key in extra:
+                return extra[key]
+        except Exception:
+            pass
+        else:
             if not _has_class_attr(cls, key):
                 return default
     elif isinstance(obj, Mapping):
@@ -118,7 +114,7 @@ def fields_of(obj: Any) -> Any:
     if plain is None:
         plain = _is_plain_model(cls)
     if plain:
-        # _model_dict, inlined: this runs several times for every recorded call.
+        # Like field()'s model branch, written out in both: they run many times per call.
         try:
             d = obj.__dict__
             extra = obj.__pydantic_extra__
