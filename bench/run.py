@@ -332,14 +332,15 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
 def bench_sinks(quick: bool, out: dict) -> list[str]:
     import tokentrail
     from tokentrail import _writer
-    from tokentrail._ids import new_id
+    from tokentrail._ids import new_event_id, new_id
     from tokentrail._recorder import start_call
     from tokentrail._sinks import JsonlSink, SqliteSink, StdoutSink
     W = _writer.WRITER
     n = 20_000 if quick else 200_000
     tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
     base = _sample_call(start_call).finish(sync=True)
-    events = [{**base, "id": new_id(), "traceId": new_id()} for _ in range(n)]
+    now = time.time()
+    events = [{**base, "id": new_event_id(now + i / 1e5), "traceId": new_id()} for i in range(n)]
     saved = W.maxsize, W.assist_at
     W.maxsize, W.assist_at = 2 * n + 10, 10**9   # measure the sink draining, not callers pacing themselves
     res: dict = {"events": n, "event_bytes": len(json.dumps(base))}

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from . import _config, _hooks
 from ._config import SETTINGS
 from ._content import flatten_messages, jsonable, pick_params
-from ._ids import new_id
+from ._ids import new_event_id, new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
 from ._usage import CORE_KEYS, EXTRA_KEYS, count, normalize_usage
@@ -275,7 +275,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     c.extra = c.err = c.norm_usage = c.cost = None
     c.count_cost = True
     c.end_wall = c.end_perf = c.latency_ms = c.explicit_cost = c.level = None
-    c.id = new_id()
+    c.id = new_event_id(c.start_wall)
     c.captured = _hooks.capture_context() if _hooks.CAPTURERS else None
     c.prompt = prompt
     c.system = system

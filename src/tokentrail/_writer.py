@@ -37,7 +37,8 @@ WAKE_AT = 1000         # queued events that wake the writer at once
 ASSIST_AT = 2000       # queued events past which callers build their own events (writer behind)
 YIELD_EVERY = 100      # ...and, every this many events, yield the GIL to the writer for a moment
 QUEUE_SIZE = 100_000   # events that may wait (configure(queue_size=...))
-BATCH_MAX = 5000       # events handed to one sink in one write_batch call
+BATCH_MAX = 5000       # events handed to one sink in one write_batch call...
+BATCH_LIMIT = 50_000   # ...unless the sink's ``batch_max`` asks for more (never past this)
 IDLE_WAIT = 5.0        # an idle writer re-checks the queue this often (belt and braces)
 
 _FLUSH = object()      # queue marker: flush sinks, then set the paired Event
@@ -213,7 +214,8 @@ class Writer:
             batches: dict[int, tuple[Any, list]] = {}
             flushes: list[threading.Event] = []
             n = 0
-            while q and n < BATCH_MAX:
+            limit = BATCH_MAX
+            while q and n < limit:
                 try:
                     sink, item = q.popleft()
                 except IndexError:              # another thread drained it (exit races)
@@ -231,6 +233,13 @@ class Writer:
                 b = batches.get(id(sink))
                 if b is None:
                     batches[id(sink)] = b = (sink, [])
+                    # A sink may ask for bigger batches (SQLite: fewer, larger transactions).
+                    try:
+                        bm = getattr(sink, "batch_max", None)
+                    except Exception:
+                        bm = None
+                    if type(bm) is int and bm > limit:
+                        limit = min(bm, BATCH_LIMIT)
                 b[1].append(item)
                 n += 1
             for sink, events in batches.values():

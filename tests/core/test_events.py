@@ -199,3 +199,47 @@ def test_exit_drains_queue_without_flush(tmp_path):
             "    tokentrail.log_event(input={'model': 'gpt-4o', 'prompt': str(i)})\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert len(_lines(path)) == 2000
+
+
+def test_event_ids_are_uuid7_in_start_order_and_trace_ids_uuid4(events):
+    import uuid
+    from datetime import datetime, timezone
+
+    from tokentrail._ids import new_event_id
+    starts = ["2026-11-23T10:00:00.000Z", "2026-11-23T10:00:00.001Z", "2026-11-23T10:00:05.250Z"]
+    evs = [tokentrail.log_event(startTime=s, input={"model": "gpt-4o"}) for s in starts]
+    for s, ev in zip(starts, evs):
+        u = uuid.UUID(ev["id"])
+        assert str(u) == ev["id"] and u.version == 7 and u.variant == uuid.RFC_4122
+        ms = int(datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp() * 1000)
+        assert int(u.hex[:12], 16) == ms           # the first 48 bits: start time in Unix ms
+        t = uuid.UUID(ev["traceId"])
+        assert t.version == 4 and t.variant == uuid.RFC_4122
+    assert [e["id"] for e in evs] == sorted(e["id"] for e in evs)
+    same_ms = {new_event_id(1795000000.123) for _ in range(1000)}
+    assert len(same_ms) == 1000                      # 74 random bits keep one millisecond's ids apart
+    for junk in (float("inf"), float("nan"), None):  # an unusable start time still gets a valid id
+        assert uuid.UUID(new_event_id(junk)).version == 4
+
+
+def test_sqlite_sink_page_size_and_big_batches_with_an_odd_event(tmp_path):
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    con = sqlite3.connect(old)
+    con.execute("PRAGMA page_size=4096")
+    con.execute("CREATE TABLE t(x)")
+    con.commit()
+    con.close()
+    base = tokentrail.log_event(input={"model": "gpt-4o"}, usage={"prompt_tokens": 3}, sink="memory")
+    batch = [{**base, "id": f"e{i}"} for i in range(250)]
+    batch[150] = "not an event"                      # stored wrapped; the rest of the batch is not lost
+    for db in (new, old):
+        sink = SqliteSink(f"sqlite:///{db}")
+        sink.write_batch(batch)
+        sink.close()
+        con = sqlite3.connect(db)
+        ids = [r[0] for r in con.execute("SELECT id FROM events ORDER BY rowid")]
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+        con.close()
+        assert len(ids) == 250 and ids[:150] == [f"e{i}" for i in range(150)]
+        assert ids[151:] == [f"e{i}" for i in range(151, 250)]
+        assert page == (16384 if db == new else 4096)  # an existing database keeps its pages

@@ -479,3 +479,48 @@ def test_attached_call_whose_sink_fails(writer, log, fake_api):
     errs = tt_errors(log)
     assert len(errs) == 1 and "the disk is full" in errs[0].getMessage()
     assert tokentrail.stats()["lost"] == 3
+
+
+class _BatchSizes:
+    def __init__(self, batch_max=None):
+        if batch_max is not None:
+            self.batch_max = batch_max
+        self.sizes: list[int] = []
+
+    def write_batch(self, events: list) -> None:
+        self.sizes.append(len(events))
+
+
+def _queue_behind_a_gate(writer, sink, n: int) -> Gate:
+    gate = Gate(tokentrail.MemorySink())
+    record(0, sink=gate)
+    writer._notify()
+    assert gate.entered.wait(5)          # the writer is busy: everything below waits in the queue
+    for i in range(n):
+        writer.put(sink, {"i": i})
+    return gate
+
+
+@pytest.mark.parametrize("batch_max, expected", [
+    (12_000, [12_000]),                   # asks for bigger batches: one write_batch
+    (None, [5_000, 5_000, 2_000]),        # the writer's default
+    ("lots", [5_000, 5_000, 2_000]),      # not an int: ignored
+    (10**9, [12_000]),                    # capped at BATCH_LIMIT, which 12,000 is under
+])
+def test_the_writer_honours_a_sinks_batch_max(writer, batch_max, expected):
+    assert _writer.BATCH_MAX == 5_000 and _writer.BATCH_LIMIT >= 12_000
+    sink = _BatchSizes(batch_max)
+    gate = _queue_behind_a_gate(writer, sink, 12_000)
+    gate.open()
+    assert tokentrail.flush(timeout=30)
+    assert sink.sizes == expected
+    assert SqliteSink.batch_max == 20_000
+
+
+def test_batch_limit_caps_a_greedy_sink(writer, monkeypatch):
+    monkeypatch.setattr(_writer, "BATCH_LIMIT", 7_000)
+    sink = _BatchSizes(10**9)
+    gate = _queue_behind_a_gate(writer, sink, 12_000)
+    gate.open()
+    assert tokentrail.flush(timeout=30)
+    assert sink.sizes == [7_000, 5_000]
