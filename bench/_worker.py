@@ -10,8 +10,9 @@ one JSON command per line on stdin and answers one JSON line on stdout:
   (wall time, and CPU time of the whole process, writer thread included); for an
   instrumented mode the time includes draining what the calls queued (``flush``), so
   work deferred to a background thread is paid inside the measurement.
-- ``{"cmd": "chunk_pairs", "sdk": "openai"|"anthropic", "streams": N}`` (mode ``mixed``) ->
-  the added cost per streamed chunk, from bare and attached streams read in lockstep.
+- ``{"cmd": "chunk_pairs", "sdk": "openai"|"anthropic", "streams": N[, "aa": true]}`` (mode ``mixed``) ->
+  the added cost per streamed chunk, from bare and attached streams read in lockstep
+  (``aa``: two bare streams, the method's own reading of no difference).
 - ``{"cmd": "memory", "row": ROW, "n": N}`` -> RSS after warm-up and at checkpoints.
 - ``{"cmd": "gc"}`` -> collect garbage now and freeze the survivors (before a counted round).
 - ``{"cmd": "quit"}``.
@@ -35,7 +36,7 @@ MESSAGES = [{"role": "user", "content": "How does prompt caching work? Keep it s
 LONG_STREAM = 1050  # chunks per stream in the per-chunk measurement
 
 
-def make_rows(oc: Any, ac: Any, *_long_clients: Any) -> dict[str, Callable[[], Any]]:
+def make_rows(oc: Any, ac: Any, oc_long: Any = None, ac_long: Any = None) -> dict[str, Callable[[], Any]]:
     def chat():
         return oc.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
@@ -57,13 +58,19 @@ def make_rows(oc: Any, ac: Any, *_long_clients: Any) -> dict[str, Callable[[], A
                 pass
             return s.get_final_message()
 
-    return {
+    rows = {
         "chat": chat,
         "chat_stream": chat_stream,
         "responses": responses,
         "messages": messages,
         "messages_stream": messages_stream,
     }
+    # The same streams LONG_STREAM chunks long: per-chunk cost = (long - short) / extra chunks.
+    if oc_long is not None:
+        rows["chat_stream_long"] = lambda: chat_stream(oc_long)
+    if ac_long is not None:
+        rows["messages_stream_long"] = lambda: messages_stream(ac_long)
+    return rows
 
 
 def rss_bytes() -> int:
@@ -116,16 +123,17 @@ class Worker:
         flush()
         return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
-    def chunk_pairs(self, sdk: str, streams: int) -> dict:
+    def chunk_pairs(self, sdk: str, streams: int, aa: bool = False) -> dict:
         """Per-chunk cost of the stream wrapper: a bare and an attached stream read side by
         side, one chunk from each in turn, each ``next()`` timed. Neighbouring chunks see the
-        same machine, so the difference survives a busy one."""
-        i_bare, i_att = (2, 2) if sdk == "openai" else (3, 3)
+        same machine, so the difference survives a busy one. ``aa``: both streams bare (an
+        A/A run: what the method reads when there is no difference)."""
+        i = 2 if sdk == "openai" else 3
         diffs: list[float] = []
         clock = time.perf_counter
         for _ in range(streams):
             its, ctxs = [], []
-            for client in (self.bare_clients[i_bare], self.clients[i_att]):
+            for client in (self.bare_clients[i], self.bare_clients[i] if aa else self.clients[i]):
                 if sdk == "openai":
                     its.append(iter(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES,
                                                                    stream=True)))
@@ -200,7 +208,7 @@ def main() -> int:
             gc.freeze()
             res = {"ok": True}
         elif cmd["cmd"] == "chunk_pairs":
-            res = w.chunk_pairs(cmd["sdk"], cmd["streams"])
+            res = w.chunk_pairs(cmd["sdk"], cmd["streams"], bool(cmd.get("aa")))
         elif cmd["cmd"] == "memory":
             res = w.memory(cmd["row"], cmd["n"], cmd.get("warmup", 2000))
         else:

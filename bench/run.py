@@ -150,6 +150,7 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         if "attached" in live and mw.wait_ready().get("ready"):
             for sdk in ("openai", "anthropic"):
                 per_chunk[sdk] = mw.ask(cmd="chunk_pairs", sdk=sdk, streams=2 if quick else 10)
+                per_chunk[sdk]["aa"] = mw.ask(cmd="chunk_pairs", sdk=sdk, streams=2 if quick else 5, aa=True)
     finally:
         mw.close()
         for w in workers.values():
@@ -195,8 +196,8 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         pc = per_chunk.get(sdk)
         res["rows"][row]["per_chunk"] = pc
         label = dict(ROWS)[row].split(",")[0] + ": added µs per streamed chunk"
-        detail = (f"  (median of {pc['chunks']:,} chunk pairs read in lockstep; trimmed mean "
-                  f"{pc['trimmed_mean_us']:.2f})") if pc else ""
+        detail = (f"  (median of {pc['chunks']:,} chunk pairs read in lockstep; the same method reads "
+                  f"{pc['aa']['median_us']:+.2f} for two bare streams)") if pc else ""
         lines.append(f"  {label:<74}{_us(pc['median_us'] if pc else None):>10}{detail}")
     for m in modes[1:]:
         if not status[m].get("ready"):
@@ -217,9 +218,13 @@ def bench_instructions(quick: bool, out: dict) -> list[str]:
     if why is not None:
         out["instructions"] = {"skipped": why}
         return [f"Per-call overhead in CPU instructions: n/a ({why})"]
+    from _worker import LONG_STREAM
+    long_rows = [("chat_stream_long", "chat_stream", "openai chat stream"),
+                 ("messages_stream_long", "messages_stream", "anthropic messages.stream")]
     calls = {row: (30 if "stream" in row else 100) for row, _ in ROWS}
-    counts = _instructions.count(WorkerProc, ROWS, calls)
-    res: dict = {"calls": calls, "rows": {}}
+    calls.update({row: 2 for row, _, _ in long_rows})
+    counts = _instructions.count(WorkerProc, ROWS + [(r, r) for r, _, _ in long_rows], calls)
+    res: dict = {"calls": calls, "rows": {}, "per_chunk": {}}
     lines = ["Per-call overhead in CPU instructions (callgrind; bare vs attached, writer-thread work and "
              "flush included;",
              "  deterministic, so unlike the wall-clock table above it does not move with the machine's load)",
@@ -228,6 +233,22 @@ def bench_instructions(quick: bool, out: dict) -> list[str]:
         b, a = counts[row]["bare"], counts[row]["attached"]
         res["rows"][row] = {"bare": b, "attached": a, "added": a - b, "ratio": a / b}
         lines.append(f"  {label:<40}{b:>14,.0f}{a:>14,.0f}{a - b:>12,.0f}{a / b:>8.3f}")
+    # Per streamed chunk: the same stream LONG_STREAM and 50 chunks long; what the longer
+    # one adds, over the extra chunks, is the per-chunk cost alone (start and end cancel).
+    # In µs at the rate the bare stream runs in the wall-clock table, when it ran.
+    wall = (out.get("overhead") or {}).get("rows", {})
+    for long_row, row, label in long_rows:
+        extra = LONG_STREAM - 50
+        bare = (counts[long_row]["bare"] - counts[row]["bare"]) / extra
+        added = (counts[long_row]["attached"] - counts[row]["attached"]) / extra - bare
+        entry = {"bare_per_chunk": bare, "added_per_chunk": added}
+        us = ""
+        bare_us = (wall.get(row) or {}).get("bare_us")
+        if bare_us:
+            entry["added_us"] = added * bare_us / counts[row]["bare"]
+            us = f"  (~{entry['added_us']:.2f} µs at the bare stream's rate in the table above)"
+        res["per_chunk"][row] = entry
+        lines.append(f"  {label}: added per streamed chunk {added:>10,.0f} of {bare:,.0f}{us}")
     out["instructions"] = res
     return lines
 
