@@ -1,6 +1,7 @@
 """Built-in sinks. A sink is anything with ``write(event: dict)``; ``write_batch``,
-``flush`` and ``close`` are optional. Sinks run on tokentrail's writer thread, never on
-the caller's.
+``flush`` and ``close`` are optional, and so is ``batch_max`` (an int: the most events
+the sink wants in one ``write_batch``; the writer's default is 5,000, and it hands out at
+most 50,000). Sinks run on tokentrail's writer thread, never on the caller's.
 """
 
 from __future__ import annotations
