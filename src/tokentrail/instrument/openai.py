@@ -16,7 +16,7 @@ caller, so loops reading ``chunk.choices[0]`` keep working.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 from .._config import SETTINGS
 from .._content import pick_params
@@ -183,40 +183,47 @@ def read_chat(call: Call, obj: Any) -> None:
 
 
 def read_completion(call: Call, obj: Any) -> None:
-    call.model = get(obj, "model")
-    call.usage = get(obj, "usage")
-    choices = get(obj, "choices")
+    g = fields_of(obj).get
+    call.model = g("model")
+    call.usage = g("usage")
+    choices = g("choices")
     if choices:
-        call.response_text = get(choices[0], "text")
-        call.finish_reason = get(choices[0], "finish_reason")
+        c = fields_of(choices[0]).get
+        call.response_text = c("text")
+        call.finish_reason = c("finish_reason")
 
 
 def read_embeddings(call: Call, obj: Any) -> None:
-    call.model = get(obj, "model")
-    call.usage = get(obj, "usage")
+    g = fields_of(obj).get
+    call.model = g("model")
+    call.usage = g("usage")
 
 
 def read_response(call: Call, obj: Any) -> None:
     """A Responses API ``Response`` (or its JSON)."""
-    call.model = get(obj, "model") or call.model
-    call.usage = get(obj, "usage")
-    call.finish_reason = _response_status(obj)
+    g = fields_of(obj).get
+    call.model = g("model") or call.model
+    call.usage = g("usage")
+    call.finish_reason = _response_status(g)
     texts = []
-    for item in get(obj, "output") or ():
-        if get(item, "type") == "message":
-            for part in get(item, "content") or ():
-                if get(part, "type") == "output_text":
-                    t = get(part, "text")
+    for item in g("output") or ():
+        it = fields_of(item).get
+        if it("type") == "message":
+            for part in it("content") or ():
+                p = fields_of(part).get
+                if p("type") == "output_text":
+                    t = p("text")
                     if isinstance(t, str):
                         texts.append(t)
     if texts:
         call.response_text = "".join(texts)
 
 
-def _response_status(obj: Any) -> Any:
-    status = get(obj, "status")
+def _response_status(g: Callable[[str], Any]) -> Any:
+    """``status``, or why it is incomplete; ``g`` reads the response's fields."""
+    status = g("status")
     if status == "incomplete":
-        return get(get(obj, "incomplete_details"), "reason") or status
+        return get(g("incomplete_details"), "reason") or status
     return status
 
 
@@ -345,7 +352,7 @@ class ResponsesStream:
             r = event.response
             self.usage = r.usage
             self.model = r.model or self.model
-            self.finish_reason = _response_status(r)
+            self.finish_reason = _response_status(fields_of(r).get)
             self.complete = True
             if t == "response.failed":
                 err = r.error
