@@ -358,6 +358,9 @@ class FanoutSink:
         from ._writer import SinkHealth
         self.sinks = [resolve_sink(s) for s in sinks]
         self._health = SinkHealth()   # each member's failures are reported once, like top-level sinks'
+        # The biggest batch a member asks for (a SQLite member keeps its big transactions).
+        asks = [getattr(s, "batch_max", None) for s in self.sinks]
+        self.batch_max = max([b for b in asks if type(b) is int], default=None)
 
     def write(self, event: dict) -> None:
         self.write_batch([event])

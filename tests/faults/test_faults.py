@@ -490,6 +490,9 @@ class _BatchSizes:
     def write_batch(self, events: list) -> None:
         self.sizes.append(len(events))
 
+    def write(self, event: dict) -> None:
+        self.write_batch([event])
+
 
 def _queue_behind_a_gate(writer, sink, n: int) -> Gate:
     gate = Gate(tokentrail.MemorySink())
@@ -524,3 +527,14 @@ def test_batch_limit_caps_a_greedy_sink(writer, monkeypatch):
     gate.open()
     assert tokentrail.flush(timeout=30)
     assert sink.sizes == [7_000, 5_000]
+
+
+def test_a_fanout_asks_for_its_greediest_members_batches(writer):
+    from tokentrail._sinks import FanoutSink
+    big, plain = _BatchSizes(12_000), _BatchSizes()
+    fan = FanoutSink(big, plain)
+    assert fan.batch_max == 12_000 and FanoutSink(plain).batch_max is None
+    gate = _queue_behind_a_gate(writer, fan, 12_000)
+    gate.open()
+    assert tokentrail.flush(timeout=30)
+    assert big.sizes == plain.sizes == [12_000]
