@@ -111,6 +111,13 @@ def _copy_message(m: Any) -> Any:
     return jsonable(m)
 
 
+def first_token(acc: Any) -> None:
+    """A stream accumulator saw its first output: note the time once (``acc.first`` is its
+    cheap per-chunk test)."""
+    acc.first = True
+    acc.call.mark_first_token()
+
+
 def given(value: Any) -> bool:
     """False for None and the SDKs' NotGiven / Omit sentinels."""
     return value is not None and type(value).__name__ not in ("NotGiven", "Omit")

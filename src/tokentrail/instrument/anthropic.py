@@ -25,7 +25,7 @@ from .._content import pick_params
 from .._fields import fields_of
 from .._recorder import Call
 from . import _core
-from ._core import Endpoint, get, given
+from ._core import Endpoint, first_token, get, given
 
 provider = "anthropic"
 
@@ -160,8 +160,7 @@ class MessageStream:
         t = event.type
         if t == "content_block_delta":
             if not self.first:
-                self.first = True
-                self.call.mark_first_token()
+                first_token(self)
             if self.capture:
                 d = event.delta
                 if d.type == "text_delta":

@@ -23,7 +23,7 @@ from .._content import pick_params
 from .._fields import fields_of
 from .._recorder import Call
 from . import _core
-from ._core import Endpoint, get, given
+from ._core import Endpoint, first_token, get, given
 
 provider = "openai"
 
@@ -259,9 +259,9 @@ class ChatStream:
                     if self.capture and c.index == 0:
                         self.texts.append(text)
                     if not self.first:
-                        self._first()
+                        first_token(self)
                 elif not self.first and (d.tool_calls or getattr(d, "refusal", None)):
-                    self._first()
+                    first_token(self)
             fr = c.finish_reason
             if fr:
                 self.finish_reason = fr
@@ -277,10 +277,6 @@ class ChatStream:
             self.complete = True
             return not self.hide_usage
         return True
-
-    def _first(self) -> None:
-        self.first = True
-        self.call.mark_first_token()
 
     def apply(self, call: Call) -> None:
         call.model = self.model
@@ -305,8 +301,7 @@ class CompletionStream(ChatStream):
             text = c.text
             if text:
                 if not self.first:
-                    self.first = True
-                    self.call.mark_first_token()
+                    first_token(self)
                 if self.capture and c.index == 0:
                     self.texts.append(text)
             if c.finish_reason:
@@ -344,8 +339,7 @@ class ResponsesStream:
         t = event.type
         if t == "response.output_text.delta":
             if not self.first:
-                self.first = True
-                self.call.mark_first_token()
+                first_token(self)
             if self.capture:
                 self.texts.append(event.delta)
         elif t in _TERMINAL:
@@ -360,8 +354,7 @@ class ResponsesStream:
                               "message": str(get(err, "message") or "")}
         elif t.endswith(".delta"):
             if not self.first:
-                self.first = True
-                self.call.mark_first_token()
+                first_token(self)
         elif t == "response.created" or t == "response.in_progress":
             r = event.response
             if self.model is None and r is not None:
