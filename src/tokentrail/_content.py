@@ -138,15 +138,34 @@ def _is_binaryish(v: Any) -> bool:
     return False
 
 
+_AS_IS, _COPY, _SKIP = 0, 1, 2
+#: How a parameter value of each type is recorded (learned once per type).
+_param_kinds: dict[type, int] = {int: _AS_IS, float: _AS_IS, bool: _AS_IS, type(None): _SKIP}
+
+
+def _param_kind(t: type) -> int:
+    kind = _SKIP if t.__name__ in ("NotGiven", "Omit") else _COPY    # the SDKs' "not given" sentinels
+    if len(_param_kinds) < 256:
+        _param_kinds[t] = kind
+    return kind
+
+
 def pick_params(kwargs: Mapping[str, Any]) -> dict:
-    """The recordable sampling parameters of a request."""
-    out = {}
-    for k in [k for k in kwargs if k in PARAM_KEYS]:     # the request's own order
+    """The recordable sampling parameters of a request, in the request's own order."""
+    out: dict = {}
+    keys = PARAM_KEYS.intersection(kwargs)
+    if not keys:
+        return out
+    if len(keys) > 1:
+        keys = sorted(keys, key=list(kwargs).index)
+    kinds = _param_kinds
+    for k in keys:
         v = kwargs[k]
-        if v is not None:
-            t = type(v)
-            if t is int or t is float or t is bool:
-                out[k] = v
-            elif t.__name__ != "NotGiven" and t.__name__ != "Omit":
-                out[k] = jsonable(v)
+        kind = kinds.get(type(v))
+        if kind is None:
+            kind = _param_kind(type(v))
+        if kind == _AS_IS:
+            out[k] = v
+        elif kind == _COPY:
+            out[k] = jsonable(v)
     return out

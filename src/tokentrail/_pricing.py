@@ -5,7 +5,9 @@ repository, installed as ``tokentrail/_pricing_tables``). A model id resolves by
 id, then alias, then by stripping what clouds and snapshots add to it: provider
 prefixes (``openai/``, ``azure/``, Bedrock ``us.anthropic.…-v1:0``, Vertex ``…@2025…``),
 fine-tune ids (``ft:gpt-4o-mini:org::id``) and date suffixes (``-2024-08-06``,
-``-20251001``). All arithmetic is :class:`decimal.Decimal`.
+``-20251001``). All arithmetic is exact: rates are :class:`decimal.Decimal`, and a
+call's cost is computed in integers over one power of ten (what the Decimal arithmetic
+gives, without its cost on every call).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from ._usage import count
 logger = logging.getLogger("tokentrail")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader when available: ~7x faster
-_MILLION = Decimal(1_000_000)
 _ZERO = Decimal(0)
 RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "cache_write_5m", "cache_write_1h")
 
@@ -58,6 +59,16 @@ class Rates:
         write_1h = write if self.cache_write_1h is None else self.cache_write_1h
         return self.input, cached, write, write_1h, self.output
 
+    @cached_property
+    def scaled(self) -> tuple[int, int, int, int, int, int]:
+        """:meth:`per_kind` as integers over one denominator: ``(in, cached, write,
+        write_1h, out, den)`` with ``rate == n / den`` exactly, ``den`` = 10**k * 1M, so
+        ``tokens * n / den`` is the exact USD of ``tokens`` at that rate."""
+        kinds = self.per_kind()
+        k = max(0, *(-d.as_tuple().exponent for d in kinds if d.is_finite()))
+        scale = Decimal(10) ** k
+        return (*(int(d * scale) for d in kinds), 10 ** k * 1_000_000)
+
 
 @dataclass(frozen=True)
 class ModelPrice:
@@ -80,22 +91,73 @@ class ModelPrice:
         return f"{self.provider}/{self.key}"
 
 
-@dataclass
-class Cost:
-    """The price of one call: total and per kind, all exact."""
+def _exact(n: int, den: int) -> Decimal:
+    # den is a power of ten: a shift of the exponent, exact within the Decimal context's
+    # 28 digits (rounded beyond them, as Decimal arithmetic on the rates would be).
+    return Decimal(n).scaleb(1 - len(str(den)))
 
-    total: Decimal
-    input: Decimal = _ZERO
-    cached_input: Decimal = _ZERO
-    cache_write: Decimal = _ZERO
-    output: Decimal = _ZERO
-    pricing: str = "unknown"
-    known: bool = False
-    long_context: bool = False
+
+class Cost:
+    """The price of one call: total and per kind, all exact.
+
+    Kept as integers over one power of ten (``den``); the per-kind and total amounts read
+    as exact :class:`~decimal.Decimal`, ``total_usd`` and :meth:`details` as floats (each
+    the float nearest the exact amount).
+    """
+
+    __slots__ = ("n_input", "n_cached_input", "n_cache_write", "n_output", "den", "pricing", "known",
+                 "long_context")
+
+    def __init__(self, n_input: int = 0, n_cached_input: int = 0, n_cache_write: int = 0, n_output: int = 0,
+                 den: int = 1, pricing: str = "unknown", known: bool = False, long_context: bool = False) -> None:
+        self.n_input, self.n_cached_input, self.n_cache_write, self.n_output = \
+            n_input, n_cached_input, n_cache_write, n_output
+        self.den = den
+        self.pricing, self.known, self.long_context = pricing, known, long_context
+
+    @property
+    def total(self) -> Decimal:
+        return self.input + self.cached_input + self.cache_write + self.output
+
+    @property
+    def input(self) -> Decimal:
+        return _exact(self.n_input, self.den)
+
+    @property
+    def cached_input(self) -> Decimal:
+        return _exact(self.n_cached_input, self.den)
+
+    @property
+    def cache_write(self) -> Decimal:
+        return _exact(self.n_cache_write, self.den)
+
+    @property
+    def output(self) -> Decimal:
+        return _exact(self.n_output, self.den)
+
+    @property
+    def total_usd(self) -> float:
+        """The total as the nearest float (int / int true division rounds correctly)."""
+        return (self.n_input + self.n_cached_input + self.n_cache_write + self.n_output) / self.den
 
     def details(self) -> dict:
-        return {"input": float(self.input), "cached_input": float(self.cached_input),
-                "cache_write": float(self.cache_write), "output": float(self.output)}
+        den = self.den
+        return {"input": self.n_input / den, "cached_input": self.n_cached_input / den,
+                "cache_write": self.n_cache_write / den, "output": self.n_output / den}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return (self.total, self.input, self.cached_input, self.cache_write, self.output, self.pricing,
+                self.known, self.long_context) == (other.total, other.input, other.cached_input, other.cache_write,
+                                                   other.output, other.pricing, other.known, other.long_context)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Cost(total={self.total}, input={self.input}, cached_input={self.cached_input}, "
+                f"cache_write={self.cache_write}, output={self.output}, pricing={self.pricing!r}, "
+                f"known={self.known}, long_context={self.long_context})")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -374,13 +436,10 @@ def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknow
         write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")),
                        write)
         completion = count(usage.get("completion_tokens"))
-    r_in, r_cached, r_write, r_write_1h, r_out = rates.per_kind()
-    c_in = (prompt - cached - write) * r_in / _MILLION
-    c_cached = cached * r_cached / _MILLION
-    c_write = ((write - write_1h) * r_write + write_1h * r_write_1h) / _MILLION
-    c_out = completion * r_out / _MILLION
-    return Cost(total=c_in + c_cached + c_write + c_out, input=c_in, cached_input=c_cached,
-                cache_write=c_write, output=c_out, pricing=label, known=known, long_context=long_context)
+    r_in, r_cached, r_write, r_write_1h, r_out, den = rates.scaled
+    return Cost((prompt - cached - write) * r_in, cached * r_cached,
+                (write - write_1h) * r_write + write_1h * r_write_1h, completion * r_out, den, label, known,
+                long_context)
 
 
 # --------------------------------------------------------------------------- builtin tables

@@ -20,7 +20,7 @@ from ._content import flatten_messages, jsonable, pick_params
 from ._ids import new_event_id, new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
-from ._usage import CORE_KEYS, EXTRA_KEYS, count, normalize_usage
+from ._usage import count, normalize_usage
 from ._writer import WRITER
 
 logger = logging.getLogger("tokentrail")
@@ -135,7 +135,7 @@ class Call:
                                                    batch=self.batch, normalized=True)
 
     def final_cost(self) -> float:
-        return self.explicit_cost if self.explicit_cost is not None else float(self.cost.total)
+        return self.explicit_cost if self.explicit_cost is not None else self.cost.total_usd
 
     def _record_outcome(self) -> None:
         if self.count_cost or self.err:
@@ -181,12 +181,6 @@ class Call:
                 params = {k: v for k, v in params.items() if k != "prediction"}
             inp["params"] = params
 
-        usage_out = {k: usage[k] for k in CORE_KEYS}
-        for k in EXTRA_KEYS:
-            if usage.get(k):
-                usage_out[k] = usage[k]
-        if usage.get("estimated"):
-            usage_out["estimated"] = True
 
         ev: dict = {"traceId": self.trace_id, "id": self.id}
         if self.parent_id:
@@ -208,8 +202,8 @@ class Call:
             out["finish_reason"] = self.finish_reason
         if out:
             ev["output"] = out
-        ev["usage"] = usage_out
-        computed = float(cost.total)
+        ev["usage"] = dict(usage)      # normalize_usage's dict is the usage block as written
+        computed = cost.total_usd
         if self.explicit_cost is not None and not _close(self.explicit_cost, computed) and cost.known:
             ev["cost_mismatch"] = {"logged": self.explicit_cost, "computed": computed}
         ev["cost"] = self.final_cost()

@@ -54,17 +54,20 @@ def normalize_usage(raw: Any, provider: str | None = None) -> dict:
     Understands OpenAI Chat (``prompt_tokens`` + ``*_details``), OpenAI Responses
     (``input_tokens`` including cached), Anthropic (``input_tokens`` excluding cache
     reads/writes) and an already-normalized dict (idempotent).
+
+    The result is an event's ``usage`` block as it is written: every :data:`CORE_KEYS`
+    count, the :data:`EXTRA_KEYS` counts that are not zero, ``"estimated": True`` when
+    the counts are estimates; nothing else.
     """
-    u = empty_usage()
     if raw is None:
-        return u
+        return empty_usage()
     g = fields_of(raw).get
+    u = empty_usage()
     if g("prompt_tokens") is None and g("input_tokens") is not None:
         if provider == "anthropic" or g("cache_creation_input_tokens") is not None or \
                 g("cache_read_input_tokens") is not None or g("cache_creation") is not None:
-            _read_anthropic(g, u)
-        else:
-            _read_openai_responses(g, u)
+            return _anthropic(g)
+        _read_openai_responses(g, u)
     else:
         _read_openai_chat(g, u, not is_plain_model(raw))
     # Subsets can never exceed their whole (a malformed block must not produce negative costs).
@@ -73,7 +76,10 @@ def normalize_usage(raw: Any, provider: str | None = None) -> dict:
     write = u["cache_write_tokens"] = min(u["cache_write_tokens"], prompt - cached)
     for k in ("cache_write_1h_tokens", "cache_write_12h_tokens"):
         if k in u:
-            u[k] = min(u[k], write)
+            if write:
+                u[k] = min(u[k], write)
+            else:
+                del u[k]            # only non-zero extras are kept
     u["reasoning_tokens"] = min(u["reasoning_tokens"], completion)
     total = count(g("total_tokens"))
     u["total_tokens"] = total if total >= prompt + completion else prompt + completion
@@ -121,17 +127,30 @@ def _read_openai_responses(g: Any, u: dict) -> None:
     _set_extra(u, "audio_prompt_tokens", idt("audio_tokens"))
 
 
-def _read_anthropic(g: Any, u: dict) -> None:
-    # Anthropic: input_tokens EXCLUDES cache reads and writes; add them back.
+def _anthropic(g: Any) -> dict:
+    """Anthropic: ``input_tokens`` EXCLUDES cache reads and writes; they are added back.
+    The whole is built from its parts, so no subset can exceed it (nothing to clamp)."""
     uncached = count(g("input_tokens"))
     read = count(g("cache_read_input_tokens"))
-    split = fields_of(g("cache_creation")).get
-    write_5m = count(split("ephemeral_5m_input_tokens"))
-    write_1h = count(split("ephemeral_1h_input_tokens"))
+    split = g("cache_creation")
+    if split is None:
+        write_5m = write_1h = 0
+    else:
+        sg = fields_of(split).get
+        write_5m = count(sg("ephemeral_5m_input_tokens"))
+        write_1h = count(sg("ephemeral_1h_input_tokens"))
     write = count(g("cache_creation_input_tokens")) or (write_5m + write_1h)
-    u["prompt_tokens"] = uncached + read + write
-    u["completion_tokens"] = count(g("output_tokens"))
-    u["cached_tokens"] = read
-    u["cache_write_tokens"] = write
-    _set_extra(u, "cache_write_1h_tokens", write_1h)
-    u["reasoning_tokens"] = count(fields_of(g("output_tokens_details")).get("thinking_tokens"))
+    prompt = uncached + read + write
+    completion = count(g("output_tokens"))
+    details = g("output_tokens_details")
+    reasoning = 0 if details is None else min(count(fields_of(details).get("thinking_tokens")), completion)
+    total = count(g("total_tokens"))
+    if total < prompt + completion:
+        total = prompt + completion
+    u = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total, "cached_tokens": read,
+         "cache_write_tokens": write, "reasoning_tokens": reasoning}
+    if write_1h:
+        u["cache_write_1h_tokens"] = write_1h if write_1h <= write else write
+    if g("estimated"):
+        u["estimated"] = True
+    return u

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import tokentrail
 from tokentrail._pricing import Rates, candidate_ids, compute_cost
-from tokentrail._usage import CORE_KEYS, normalize_usage
+from tokentrail._usage import CORE_KEYS, EXTRA_KEYS, normalize_usage
 
 SETTINGS = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -50,11 +50,51 @@ def test_cost_is_never_negative_whatever_the_usage(r, raw, provider):
     usage = normalize_usage(raw, provider)
     for k in CORE_KEYS:
         assert isinstance(usage[k], int) and usage[k] >= 0
+    # The usage block is written as it is: extras only when non-zero, nothing else.
+    extras = set(usage) - set(CORE_KEYS) - {"estimated"}
+    assert extras <= set(EXTRA_KEYS) and all(isinstance(usage[k], int) and usage[k] > 0 for k in extras)
+    assert usage.get("estimated", True) is True
     assert usage["total_tokens"] >= usage["prompt_tokens"] + usage["completion_tokens"]
     c = compute_cost(r, usage)
     parts = (c.input, c.cached_input, c.cache_write, c.output)
     assert all(p >= 0 for p in parts) and c.total >= 0
     assert c.total == sum(parts)                     # the total is the sum of its kinds, exactly
+
+
+anthropic_field = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**9), st.text(max_size=4))
+anthropic_usage = st.fixed_dictionaries({"input_tokens": st.one_of(st.integers(-5, 10**9), st.text(max_size=4))},
+                                         optional={"output_tokens": anthropic_field, "cache_read_input_tokens": anthropic_field,
+    "cache_creation_input_tokens": anthropic_field, "total_tokens": anthropic_field, "estimated": st.booleans(),
+    "cache_creation": st.fixed_dictionaries({}, optional={"ephemeral_5m_input_tokens": anthropic_field,
+                                                          "ephemeral_1h_input_tokens": anthropic_field}),
+    "output_tokens_details": st.fixed_dictionaries({}, optional={"thinking_tokens": anthropic_field})})
+
+
+def _anthropic_reference(raw: dict) -> dict:
+    """The Anthropic mapping written the long way: add cache reads and writes back onto
+    input_tokens, then clamp every subset to its whole."""
+    from tokentrail._usage import count
+    cc, otd = raw.get("cache_creation") or {}, raw.get("output_tokens_details") or {}
+    w5, w1 = count(cc.get("ephemeral_5m_input_tokens")), count(cc.get("ephemeral_1h_input_tokens"))
+    read = count(raw.get("cache_read_input_tokens"))
+    write = count(raw.get("cache_creation_input_tokens")) or (w5 + w1)
+    prompt = count(raw.get("input_tokens")) + read + write
+    completion = count(raw.get("output_tokens"))
+    u = {"prompt_tokens": prompt, "completion_tokens": completion,
+         "total_tokens": max(count(raw.get("total_tokens")), prompt + completion),
+         "cached_tokens": min(read, prompt), "cache_write_tokens": min(write, prompt - min(read, prompt)),
+         "reasoning_tokens": min(count(otd.get("thinking_tokens")), completion)}
+    if w1:
+        u["cache_write_1h_tokens"] = min(w1, u["cache_write_tokens"])
+    if raw.get("estimated"):
+        u["estimated"] = True
+    return u
+
+
+@SETTINGS
+@given(anthropic_usage)
+def test_anthropic_usage_matches_the_reference_mapping(raw):
+    assert normalize_usage(raw, "anthropic") == _anthropic_reference(raw)
 
 
 @SETTINGS
@@ -90,6 +130,29 @@ def test_cost_is_additive_over_token_kinds(r, u):
     m = Decimal(1_000_000)
     assert whole.output == u["completion_tokens"] * r_out / m
     assert whole.cached_input == u["cached_tokens"] * r_cached / m
+
+
+wide_rate = st.decimals(min_value=0, max_value=10**6, places=9, allow_nan=False, allow_infinity=False)
+
+
+@SETTINGS
+@given(st.builds(Rates, input=wide_rate, output=wide_rate, cached_input=st.one_of(st.none(), wide_rate),
+                 cache_write=st.one_of(st.none(), wide_rate), cache_write_1h=st.one_of(st.none(), wide_rate)),
+       valid_usage(limit=10**10))
+def test_integer_cost_equals_the_decimal_formula(r, u):
+    # Costs are computed in integers over a power of ten; they must be exactly the
+    # Decimal formula, and the event's floats the floats nearest those exact amounts.
+    r_in, r_cached, r_write, r_write_1h, r_out = r.per_kind()
+    m = Decimal(1_000_000)
+    p, c, w, w1, o = (u["prompt_tokens"], u["cached_tokens"], u["cache_write_tokens"], u["cache_write_1h_tokens"],
+                      u["completion_tokens"])
+    want = {"input": (p - c - w) * r_in / m, "cached_input": c * r_cached / m,
+            "cache_write": ((w - w1) * r_write + w1 * r_write_1h) / m, "output": o * r_out / m}
+    got = compute_cost(r, u)
+    assert {k: getattr(got, k) for k in want} == want
+    assert got.total == sum(want.values())
+    assert got.total_usd == float(sum(want.values()))
+    assert got.details() == {k: float(v) for k, v in want.items()}
 
 
 @SETTINGS
