@@ -151,15 +151,13 @@ def _param_kind(t: type) -> int:
 
 
 def pick_params(kwargs: Mapping[str, Any]) -> dict:
-    """The recordable sampling parameters of a request, in the request's own order."""
+    """The recordable sampling parameters of a request (names in alphabetical order)."""
     out: dict = {}
-    keys = PARAM_KEYS.intersection(kwargs)
+    keys = PARAM_KEYS.intersection(kwargs)     # in C: requests carry many keys, few recordable
     if not keys:
         return out
-    if len(keys) > 1:
-        keys = sorted(keys, key=list(kwargs).index)
     kinds = _param_kinds
-    for k in keys:
+    for k in sorted(keys):
         v = kwargs[k]
         kind = kinds.get(type(v))
         if kind is None:

@@ -85,7 +85,8 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     if path != "/v1/messages":
         return None
     qualifiers = getattr(options, "qualifiers", None)
-    beta = "beta=true" in query or (isinstance(qualifiers, Mapping) and bool(qualifiers.get("beta")))
+    beta = "beta=true" in query or (bool(qualifiers) and (type(qualifiers) is dict or isinstance(qualifiers, Mapping))
+                                    and bool(qualifiers.get("beta")))
     hdrs = _core.lower_headers(options)
     if hdrs.get("x-stainless-helper-method") == "stream" or "x-stainless-stream-helper" in hdrs:
         verb = "stream"
@@ -94,10 +95,12 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     else:
         verb = "create"
 
-    body = options.json_data if isinstance(options.json_data, Mapping) else {}
-    return Endpoint(f"anthropic.{'beta.' if beta else ''}messages.{verb}", request_model=body.get("model"),
-                    messages=body.get("messages"), system=body.get("system"), params=pick_params(body),
-                    read_result=read_message, new_stream=MessageStream)
+    body = options.json_data
+    if type(body) is not dict and not isinstance(body, Mapping):     # dict first: ABC checks are slow
+        body = {}
+    # Endpoint(name, type, request_model, prompt, messages, system, params, read_result, new_stream)
+    return Endpoint(f"anthropic.{'beta.' if beta else ''}messages.{verb}", "generation", body.get("model"),
+                    None, body.get("messages"), body.get("system"), pick_params(body), read_message, MessageStream)
 
 
 # --------------------------------------------------------------------------- whole messages

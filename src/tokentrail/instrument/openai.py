@@ -91,7 +91,9 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     else:
         return None
 
-    body = options.json_data if isinstance(options.json_data, Mapping) else {}
+    body = options.json_data
+    if type(body) is not dict and not isinstance(body, Mapping):     # dict first: ABC checks are slow
+        body = {}
     params = pick_params(body)
     model = body.get("model")
 
@@ -99,8 +101,9 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
         hdrs = _core.lower_headers(options)
         helper = hdrs.get("x-stainless-helper-method", "")
         verb = "parse" if helper.endswith(".parse") else "stream" if helper.endswith(".stream") else "create"
-        ep = Endpoint(f"openai.chat.completions.{verb}", request_model=model, messages=body.get("messages"),
-                      params=params, read_result=read_chat)
+        # Endpoint(name, type, request_model, prompt, messages, system, params, read_result[, new_stream])
+        ep = Endpoint(f"openai.chat.completions.{verb}", "generation", model, None, body.get("messages"), None,
+                      params, read_chat)
         if stream:
             _stream_usage(ep, options, body, ChatStream, hdrs)
         return ep
@@ -115,9 +118,8 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
             verb = "create"
         inp = body.get("input")
         msgs = [{"role": "user", "content": inp}] if isinstance(inp, str) else inp
-        return Endpoint(f"openai.{beta}responses.{verb}", request_model=model, messages=msgs,
-                        system=body.get("instructions"), params=params, read_result=read_response,
-                        new_stream=ResponsesStream)
+        return Endpoint(f"openai.{beta}responses.{verb}", "generation", model, None, msgs, body.get("instructions"),
+                        params, read_response, ResponsesStream)      # positional: see the chat branch
     if kind == "completions":
         ep = Endpoint("openai.completions.create", request_model=model, prompt=_texts(body.get("prompt")),
                       params=params, read_result=read_completion)
