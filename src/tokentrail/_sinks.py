@@ -130,10 +130,16 @@ except ImportError:  # the optional extra is not installed
     _orjson = None
 
 if _orjson is not None:
-    _OJ_OPTIONS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+    _OJ_OPTIONS = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+    # Non-str dict keys (user metadata {1: "x"}): allowed on a second try only; the option
+    # doubles orjson's time on every event.
+    _OJ_KEYS = _OJ_OPTIONS | _orjson.OPT_NON_STR_KEYS
 
     def _orjson_bytes(event: dict, _dumps: Any = _orjson.dumps) -> bytes:
-        return _dumps(event, default=_default, option=_OJ_OPTIONS)
+        try:
+            return _dumps(event, default=_default, option=_OJ_OPTIONS)
+        except TypeError:                   # orjson.JSONEncodeError: a non-str key, a cycle, ...
+            return _dumps(event, default=_default, option=_OJ_KEYS)
 
     def _orjson_str(event: dict) -> str:
         return _orjson_bytes(event).decode("utf-8")

@@ -76,3 +76,29 @@ def test_sdk_usage_is_normalized_without_a_single_pydantic_miss(misses):
     assert (u["prompt_tokens"], u["completion_tokens"], u["total_tokens"]) == (2048, 64, 2112)
     assert (u["cached_tokens"], u["reasoning_tokens"], u["cache_write_tokens"]) == (1792, 16, 0)
     assert misses == []
+
+
+def test_pick_params_keeps_only_given_sampling_parameters():
+    import types
+    from collections import UserDict
+
+    import anthropic
+    import openai
+
+    from tokentrail._content import pick_params
+
+    fmt = {"type": "json_schema", "schema": {"type": "object"}}
+    body = {"model": "m", "messages": [], "temperature": 0.0, "top_p": None, "max_tokens": 64,
+            "thinking": anthropic.omit, "seed": openai.NOT_GIVEN, "stream": False, "response_format": fmt,
+            "api_key": "sk-secret", "extra_headers": {"Authorization": "Bearer x"}, "stop": ["END"]}
+    got = pick_params(body)
+    assert got == {"max_tokens": 64, "response_format": fmt, "stop": ["END"], "stream": False,
+                   "temperature": 0.0}
+    assert list(got) == sorted(got)                        # a stable order, whatever the request's
+    fmt["schema"]["type"] = "array"                        # the caller's dict changes after the call...
+    assert got["response_format"]["schema"] == {"type": "object"}   # ...the recorded copy does not
+    assert pick_params(UserDict({"n": 2, "model": "m"})) == {"n": 2}
+    assert pick_params({"model": "m"}) == {} and pick_params({}) == {}
+    # A value of a type never seen before is learned (and copied as JSON).
+    odd = types.SimpleNamespace(x=1)
+    assert pick_params({"tool_choice": odd})["tool_choice"] == str(odd)
