@@ -120,11 +120,14 @@ def _load() -> list[float] | None:
 def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
     from _compare import PACKAGES
     modes = ["bare", "attached"] + ([f"compare:{n}" for n in PACKAGES] if compare else [])
+    # "control": a second bare process in the same rounds. Its ratio to "bare" is what the
+    # method reads when nothing differs (an A/A run): the noise floor of the ratio column.
     workers = {m: WorkerProc(m) for m in modes}
+    workers["control"] = WorkerProc("bare")
     mw = WorkerProc("mixed")                          # starts alongside (start-up is ~3 s of imports)
     try:
         status = {m: w.wait_ready() for m, w in workers.items()}
-        live = [m for m in modes if status[m].get("ready")]
+        live = [m for m in modes + ["control"] if status[m].get("ready")]
         if "bare" not in live:
             raise RuntimeError(f"the bare worker could not start: {status['bare'].get('error')}")
         if status["bare"].get("tokentrail_loaded"):
@@ -170,8 +173,9 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         return min(cpu[(mode, row)]) if mode in live else None
 
     lines = ["Per-call overhead (real SDK calls, in-process transport; wall time: median of %d paired rounds;" % rounds,
-             "  'cpu ratio': best-round process CPU time, attached / bare, which other load disturbs less)",
-             f"  {'call':<40}{'bare µs':>11}{'attached µs':>13}{'diff µs':>10}{'ratio':>8}{'cpu ratio':>11}"
+             "  'cpu ratio': best-round process CPU time, attached / bare, which other load disturbs less;",
+             "  'A/A': a second bare process measured the same way, the ratio's noise floor on this machine)",
+             f"  {'call':<40}{'bare µs':>11}{'attached µs':>13}{'diff µs':>10}{'ratio':>8}{'cpu ratio':>11}{'A/A':>8}"
              + "".join(f"{m.split(':')[1]:>14}" for m in modes[2:])]
     for row, label in ROWS:
         bare = statistics.median(samples[("bare", row)])
@@ -183,7 +187,9 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         entry = {"label": label, "bare_us": bare, "attached_us": att, "diff_us": diff, "ratio": ratio,
                  "cpu_bare_us": statistics.median(cpu[("bare", row)]), "cpu_diff_us": cpu_diff,
                  "cpu_ratio": cpu_ratio, "compare": {}}
-        cmp_cols = ""
+        _aa_diff, aa = paired("control", row)
+        entry["aa_ratio"] = aa
+        cmp_cols = f"{('%.3f' % aa) if aa else 'n/a':>8}"
         for m in modes[2:]:
             d, r = paired(m, row)
             entry["compare"][m.split(":")[1]] = {"diff_us": d, "ratio": r}

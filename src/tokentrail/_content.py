@@ -4,7 +4,6 @@ whitelist of sampling parameters that may be recorded (never credentials or head
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import compress
 from typing import Any
 
 from ._fields import field as _get
@@ -152,23 +151,17 @@ def _param_kind(t: type) -> int:
 
 
 def pick_params(kwargs: Mapping[str, Any]) -> dict:
-    """The recordable sampling parameters of a request (names in alphabetical order).
-
-    Written with C-level iteration (``map``, ``compress``): a request body carries many
-    keys, most of them the SDK's "not given" sentinels, and this runs on every call.
-    """
-    keys = PARAM_KEYS.intersection(kwargs)
-    if not keys:
-        return {}
-    keys = sorted(keys)
-    vals = list(map(kwargs.__getitem__, keys))
-    kinds = list(map(_param_kinds.get, map(type, vals)))
-    if None in kinds:                               # a type seen for the first time
-        kinds = [_param_kind(type(v)) if kind is None else kind for v, kind in zip(vals, kinds)]
-    out = dict(compress(zip(keys, vals), map(_SKIP.__ne__, kinds)))
-    if _COPY in kinds:
-        for k, v, kind in zip(keys, vals, kinds):
-            if kind == _COPY:
+    """The recordable sampling parameters of a request, in the request's own order."""
+    out: dict = {}
+    kinds = _param_kinds
+    for k, v in kwargs.items():
+        if k in PARAM_KEYS:
+            kind = kinds.get(type(v))
+            if kind is None:
+                kind = _param_kind(type(v))
+            if kind == _AS_IS:
+                out[k] = v
+            elif kind == _COPY:
                 out[k] = jsonable(v)
     return out
     kinds = _param_kinds
