@@ -5,22 +5,20 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-_last_second = -1
-_last_prefix = ""
+_last: tuple[int, str] = (-1, "")        # (second, its formatted date part): one object, so
+                                          # threads never see a second with another's prefix
+_MS = tuple(f".{i:03d}Z" for i in range(1000))   # the tail of every timestamp, formatted once
 
 
 def format_ts(epoch: float) -> str:
     """Format a Unix time as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds, always 24 chars)."""
-    global _last_second, _last_prefix
-    ms_total = int(epoch * 1000)
-    sec, ms = divmod(ms_total, 1000)
-    if sec != _last_second:
+    global _last
+    sec, ms = divmod(int(epoch * 1000), 1000)
+    last = _last
+    if sec != last[0]:
         # Formatting the date part is the slow bit; consecutive events share it.
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _last_second, _last_prefix = sec, prefix
-    else:
-        prefix = _last_prefix
-    return f"{prefix}.{ms:03d}Z"
+        last = _last = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return last[1] + _MS[ms]
 
 
 def parse_ts(value: object) -> float | None:

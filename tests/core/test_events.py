@@ -243,3 +243,34 @@ def test_sqlite_sink_page_size_and_big_batches_with_an_odd_event(tmp_path):
         assert len(ids) == 250 and ids[:150] == [f"e{i}" for i in range(150)]
         assert ids[151:] == [f"e{i}" for i in range(151, 250)]
         assert page == (16384 if db == new else 4096)  # an existing database keeps its pages
+
+
+def test_timestamps_match_datetime_across_seconds_and_threads():
+    import datetime as dt
+    import threading
+
+    from tokentrail._time import format_ts
+
+    def want(t: float) -> str:
+        ms = int(t * 1000)
+        d = dt.datetime.fromtimestamp(ms // 1000, dt.timezone.utc)
+        return d.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+    # Neighbouring seconds interleaved from several threads: the cached date part of one
+    # second must never be paired with another second's milliseconds.
+    times = [1795000000 + (i % 7) + (i % 1000) / 1000 for i in range(5000)] + [0.0, -0.5, 1795000000.9995]
+    bad: list = []
+
+    def run(offset: int) -> None:
+        for t in times[offset:] + times[:offset]:
+            got = format_ts(t)
+            if got != want(t):
+                bad.append((t, got))
+
+    threads = [threading.Thread(target=run, args=(k * 13,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert bad == []
+    assert format_ts(1795000000.25) == "2026-11-18T11:06:40.250Z"
