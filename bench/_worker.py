@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -194,6 +195,15 @@ def main() -> int:
         print(json.dumps({"ready": False, "error": f"{type(e).__name__}: {e}"}), flush=True)
         return 0
     print(json.dumps({"ready": True, "tokentrail_loaded": "tokentrail" in sys.modules}), flush=True)
+    try:
+        serve(w)
+    finally:
+        w.flush()
+        shutil.rmtree(w.tmp, ignore_errors=True)    # the memory run leaves ~1 GB of events there
+    return 0
+
+
+def serve(w: Worker) -> None:
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "quit":
@@ -214,7 +224,6 @@ def main() -> int:
         else:
             res = {"error": f"unknown command {cmd['cmd']!r}"}
         print(json.dumps(res), flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -341,6 +342,8 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
     finally:
         W.wake_at, W.linger, W.maxsize, W.assist_at = saved
         tokentrail.flush()
+        tokentrail.configure(sink=os.devnull)      # later sections must not recreate the directory
+        shutil.rmtree(tmp, ignore_errors=True)
     out["caller"] = res
     return [
         "Cost of one event (a chat call with 2 messages, usage with cached tokens, capture on)",
@@ -397,10 +400,13 @@ def bench_sinks(quick: bool, out: dict) -> list[str]:
                 best, best_cpu = max(best, n / dt), max(best_cpu, n / dcpu)
                 if hasattr(sink, "close"):
                     sink.close()
+                for f in os.listdir(tmp):       # one run's files on disk at a time (~700 MB each)
+                    os.unlink(os.path.join(tmp, f))
             res[name], res[name + "_per_cpu_second"] = best, best_cpu
     finally:
         W.maxsize, W.assist_at = saved
         devnull.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     out["sinks"] = res
     def row(label: str, key: str, target: str = "") -> str:
         return (f"  {label:<27}{_rate(res[key]):>12}   {_rate(res[key + '_per_cpu_second']):>12} per CPU-second"
@@ -426,17 +432,20 @@ def bench_report(quick: bool, out: dict) -> list[str]:
         return [f"report throughput: n/a (not available: {e})"]
     tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
     path = os.path.join(tmp, "events.jsonl")
-    t0 = time.perf_counter()
-    write_events(path, n, 1)
-    gen = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    report = build_report([path], warn=lambda msg: None)
-    dt = time.perf_counter() - t0
+    try:
+        t0 = time.perf_counter()
+        write_events(path, n, 1)
+        gen = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = build_report([path], warn=lambda msg: None)
+        dt = time.perf_counter() - t0
+        size = os.path.getsize(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)      # 1.8 GB in the full run
     calls = report.get("totals", {}).get("calls")
     out["report"] = {"events": n, "seconds": dt, "rate": n / dt, "generate_seconds": gen,
-                     "file_bytes": os.path.getsize(path), "calls_in_report": calls,
+                     "file_bytes": size, "calls_in_report": calls,
                      "findings": len(report.get("findings", []))}
-    os.unlink(path)
     return [f"tokentrail report on a generated {n:,}-event file ({out['report']['file_bytes'] / 1e6:,.0f} MB)",
             f"  build_report               {_rate(n / dt):>14}   ({dt:.1f} s; {calls:,} calls, "
             f"{out['report']['findings']} findings)"]
