@@ -86,10 +86,12 @@ def rss_bytes() -> int:
 
 
 class Worker:
+    last_tmp = ""       # the scratch directory of the Worker being made (removed if making it fails)
+
     def __init__(self, mode: str):
         self.mode = mode
         self.flush: Callable[[], Any] = lambda: None
-        self.tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
+        self.tmp = Worker.last_tmp = tempfile.mkdtemp(prefix="tokentrail-bench-")
         clients = [_fake.openai_client(50), _fake.anthropic_client(50),
                    _fake.openai_client(LONG_STREAM), _fake.anthropic_client(LONG_STREAM)]
         self.bare_rows: dict[str, Callable[[], Any]] = {}
@@ -192,6 +194,7 @@ def main() -> int:
     try:
         w = Worker(mode)
     except Exception as e:                      # e.g. a --compare package that is not installed
+        shutil.rmtree(Worker.last_tmp, ignore_errors=True)
         print(json.dumps({"ready": False, "error": f"{type(e).__name__}: {e}"}), flush=True)
         return 0
     print(json.dumps({"ready": True, "tokentrail_loaded": "tokentrail" in sys.modules}), flush=True)
