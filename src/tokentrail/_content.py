@@ -164,14 +164,3 @@ def pick_params(kwargs: Mapping[str, Any]) -> dict:
             elif kind == _COPY:
                 out[k] = jsonable(v)
     return out
-    kinds = _param_kinds
-    for k in sorted(keys):
-        v = kwargs[k]
-        kind = kinds.get(type(v))
-        if kind is None:
-            kind = _param_kind(type(v))
-        if kind == _AS_IS:
-            out[k] = v
-        elif kind == _COPY:
-            out[k] = jsonable(v)
-    return out

@@ -97,6 +97,12 @@ def _exact(n: int, den: int) -> Decimal:
     return Decimal(n).scaleb(1 - len(str(den)))
 
 
+def _amount(slot: str) -> property:
+    """A :class:`Cost` amount as an exact Decimal, read from its integer ``slot``."""
+    return property(lambda self: _exact(getattr(self, slot), self.den),
+                    doc=f"USD as an exact Decimal ({slot} / den).")
+
+
 class Cost:
     """The price of one call: total and per kind, all exact.
 
@@ -115,25 +121,14 @@ class Cost:
         self.den = den
         self.pricing, self.known, self.long_context = pricing, known, long_context
 
+    input = _amount("n_input")
+    cached_input = _amount("n_cached_input")
+    cache_write = _amount("n_cache_write")
+    output = _amount("n_output")
+
     @property
     def total(self) -> Decimal:
         return self.input + self.cached_input + self.cache_write + self.output
-
-    @property
-    def input(self) -> Decimal:
-        return _exact(self.n_input, self.den)
-
-    @property
-    def cached_input(self) -> Decimal:
-        return _exact(self.n_cached_input, self.den)
-
-    @property
-    def cache_write(self) -> Decimal:
-        return _exact(self.n_cache_write, self.den)
-
-    @property
-    def output(self) -> Decimal:
-        return _exact(self.n_output, self.den)
 
     @property
     def total_usd(self) -> float:

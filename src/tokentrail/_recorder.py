@@ -82,6 +82,8 @@ class Call:
     ``finish_reason``, ``stream``, ``partial`` and call :meth:`finish` exactly once
     (later calls are ignored).
 
+    Made only by :func:`start_call`, which sets every slot.
+
     ``finish`` does the minimum on the caller's thread (end time, error info, and the
     price when a trace or budget needs live totals); the event itself is built on the
     writer thread, unless a synchronous tap (``testing.capture_events``) or the caller
@@ -95,10 +97,6 @@ class Call:
                  "extra", "done", "event", "batch", "count_cost", "end_wall", "end_perf", "latency_ms",
                  "explicit_cost", "level", "capture", "base_metadata", "default_namespace", "err",
                  "norm_usage", "cost", "captured", "messages_json")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.event: dict | None = None
 
     def mark_first_token(self) -> None:
         if self.first_token_perf is None:
@@ -242,9 +240,6 @@ def prompt_key(prompt: str | None) -> Any:
     return hash(prompt) if prompt else None
 
 
-_new_call = object.__new__
-
-
 def start_call(provider: str, name: str, *, type: str = "generation", request_model: str | None = None,
                prompt: str | None = None, messages: Any = None, system: Any = None, params: dict | None = None,
                metadata: dict | None = None, sink: Any = None, namespace: str | None = None,
@@ -258,7 +253,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     to their message lists after the call; ``messages_json=True`` says it already is a
     private JSON-safe copy (an instrumented request's snapshot), used as it is.
     """
-    c = _new_call(Call)           # object.__new__: skips a Python __init__ call on every call
+    c = Call()                    # no Python __init__: every slot is set here
     c.done = False
     c.event = None
     c.start_perf = time.perf_counter()

@@ -62,27 +62,30 @@ def normalize_usage(raw: Any, provider: str | None = None) -> dict:
     if raw is None:
         return empty_usage()
     g = fields_of(raw).get
-    u = empty_usage()
-    if g("prompt_tokens") is None and g("input_tokens") is not None:
-        if provider == "anthropic" or g("cache_creation_input_tokens") is not None or \
-                g("cache_read_input_tokens") is not None or g("cache_creation") is not None:
-            return _anthropic(g)
-        _read_openai_responses(g, u)
+    if g("prompt_tokens") is None and g("input_tokens") is not None and (
+            provider == "anthropic" or g("cache_creation_input_tokens") is not None or
+            g("cache_read_input_tokens") is not None or g("cache_creation") is not None):
+        u = _read_anthropic(g)          # built from its parts: no subset can exceed its whole
     else:
-        _read_openai_chat(g, u, not is_plain_model(raw))
-    # Subsets can never exceed their whole (a malformed block must not produce negative costs).
-    prompt, completion = u["prompt_tokens"], u["completion_tokens"]
-    cached = u["cached_tokens"] = min(u["cached_tokens"], prompt)
-    write = u["cache_write_tokens"] = min(u["cache_write_tokens"], prompt - cached)
-    for k in ("cache_write_1h_tokens", "cache_write_12h_tokens"):
-        if k in u:
-            if write:
-                u[k] = min(u[k], write)
-            else:
-                del u[k]            # only non-zero extras are kept
-    u["reasoning_tokens"] = min(u["reasoning_tokens"], completion)
+        u = empty_usage()
+        if g("prompt_tokens") is None and g("input_tokens") is not None:
+            _read_openai_responses(g, u)
+        else:
+            _read_openai_chat(g, u, not is_plain_model(raw))
+        # Subsets can never exceed their whole (a malformed block must not produce negative costs).
+        prompt, completion = u["prompt_tokens"], u["completion_tokens"]
+        cached = u["cached_tokens"] = min(u["cached_tokens"], prompt)
+        write = u["cache_write_tokens"] = min(u["cache_write_tokens"], prompt - cached)
+        for k in ("cache_write_1h_tokens", "cache_write_12h_tokens"):
+            if k in u:
+                if write:
+                    u[k] = min(u[k], write)
+                else:
+                    del u[k]            # only non-zero extras are kept
+        u["reasoning_tokens"] = min(u["reasoning_tokens"], completion)
+    both = u["prompt_tokens"] + u["completion_tokens"]
     total = count(g("total_tokens"))
-    u["total_tokens"] = total if total >= prompt + completion else prompt + completion
+    u["total_tokens"] = total if total >= both else both
     if g("estimated"):
         u["estimated"] = True
     return u
@@ -127,9 +130,10 @@ def _read_openai_responses(g: Any, u: dict) -> None:
     _set_extra(u, "audio_prompt_tokens", idt("audio_tokens"))
 
 
-def _anthropic(g: Any) -> dict:
+def _read_anthropic(g: Any) -> dict:
     """Anthropic: ``input_tokens`` EXCLUDES cache reads and writes; they are added back.
-    The whole is built from its parts, so no subset can exceed it (nothing to clamp)."""
+    The whole is built from its parts, so no subset can exceed it (nothing to clamp);
+    ``total_tokens`` is left to :func:`normalize_usage`."""
     uncached = count(g("input_tokens"))
     read = count(g("cache_read_input_tokens"))
     split = g("cache_creation")
@@ -140,17 +144,11 @@ def _anthropic(g: Any) -> dict:
         write_5m = count(sg("ephemeral_5m_input_tokens"))
         write_1h = count(sg("ephemeral_1h_input_tokens"))
     write = count(g("cache_creation_input_tokens")) or (write_5m + write_1h)
-    prompt = uncached + read + write
     completion = count(g("output_tokens"))
     details = g("output_tokens_details")
     reasoning = 0 if details is None else min(count(fields_of(details).get("thinking_tokens")), completion)
-    total = count(g("total_tokens"))
-    if total < prompt + completion:
-        total = prompt + completion
-    u = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total, "cached_tokens": read,
-         "cache_write_tokens": write, "reasoning_tokens": reasoning}
+    u = {"prompt_tokens": uncached + read + write, "completion_tokens": completion, "total_tokens": 0,
+         "cached_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning}
     if write_1h:
         u["cache_write_1h_tokens"] = write_1h if write_1h <= write else write
-    if g("estimated"):
-        u["estimated"] = True
     return u

@@ -124,9 +124,15 @@ def given(value: Any) -> bool:
     return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
 
 
+def mapping_or_empty(value: Any) -> Mapping:
+    """``value`` if it is a mapping, else an empty dict. A plain dict, what the SDKs pass,
+    is tested first: an ABC check costs ~1 µs, and this runs several times per call."""
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
+
+
 def lower_headers(options: Any) -> dict:
-    hdrs = getattr(options, "headers", None)
-    if not hdrs or not (type(hdrs) is dict or isinstance(hdrs, Mapping)):
+    hdrs = mapping_or_empty(getattr(options, "headers", None))
+    if not hdrs:
         return {}
     return {k.lower(): v for k, v in hdrs.items() if isinstance(k, str) and isinstance(v, str)}
 

@@ -17,7 +17,6 @@ never added twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from .._config import SETTINGS
@@ -85,8 +84,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     if path != "/v1/messages":
         return None
     qualifiers = getattr(options, "qualifiers", None)
-    beta = "beta=true" in query or (bool(qualifiers) and (type(qualifiers) is dict or isinstance(qualifiers, Mapping))
-                                    and bool(qualifiers.get("beta")))
+    beta = "beta=true" in query or bool(qualifiers and _core.mapping_or_empty(qualifiers).get("beta"))
     hdrs = _core.lower_headers(options)
     if hdrs.get("x-stainless-helper-method") == "stream" or "x-stainless-stream-helper" in hdrs:
         verb = "stream"
@@ -95,9 +93,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     else:
         verb = "create"
 
-    body = options.json_data
-    if type(body) is not dict and not isinstance(body, Mapping):     # dict first: ABC checks are slow
-        body = {}
+    body = _core.mapping_or_empty(options.json_data)
     # Endpoint(name, type, request_model, prompt, messages, system, params, read_result, new_stream)
     return Endpoint(f"anthropic.{'beta.' if beta else ''}messages.{verb}", "generation", body.get("model"),
                     None, body.get("messages"), body.get("system"), pick_params(body), read_message, MessageStream)

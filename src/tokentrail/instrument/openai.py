@@ -91,9 +91,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     else:
         return None
 
-    body = options.json_data
-    if type(body) is not dict and not isinstance(body, Mapping):     # dict first: ABC checks are slow
-        body = {}
+    body = _core.mapping_or_empty(options.json_data)
     params = pick_params(body)
     model = body.get("model")
 
@@ -153,8 +151,7 @@ def _inject_usage(options: Any) -> bool:
     body = options.json_data
     if not SETTINGS.inject_stream_usage or not isinstance(body, Mapping) or body.get("stream") is not True:
         return False
-    so = body.get("stream_options")
-    so = so if isinstance(so, Mapping) else {}
+    so = _core.mapping_or_empty(body.get("stream_options"))
     if so.get("include_usage") is True:
         return False
     options.json_data = {**body, "stream_options": {**so, "include_usage": True}}
