@@ -244,7 +244,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
                prompt: str | None = None, messages: Any = None, system: Any = None, params: dict | None = None,
                metadata: dict | None = None, sink: Any = None, namespace: str | None = None,
                trace_id: str | None = None, parent_id: str | None = None, start_wall: float | None = None,
-               batch: bool = False, messages_json: bool = False) -> Call:
+               batch: bool = False, messages_json: bool = False, ctx: tuple | None = None) -> Call:
     """Begin recording a call. Raises :class:`BudgetExceeded` (only that) when a budget says stop.
 
     ``prompt`` defaults to the flattened ``messages`` (and Anthropic ``system``); the
@@ -252,6 +252,10 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     detection. ``messages`` is copied (shallowly) now, because callers keep appending
     to their message lists after the call; ``messages_json=True`` says it already is a
     private JSON-safe copy (an instrumented request's snapshot), used as it is.
+
+    ``ctx``: for a call already made and recorded later (on the writer thread), what the
+    caller's thread saw when it was made, ``(capture_content, metadata, namespace,
+    captured_context)``; such a call is never in a trace and checks no budget.
     """
     c = Call()                    # no Python __init__: every slot is set here
     c.done = False
@@ -262,21 +266,25 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
     c.request_model = request_model or ""
     c.metadata, c.sink, c.namespace, c.params, c.batch = metadata, sink, namespace, params, batch
     settings = SETTINGS
-    c.capture = settings.capture_content
-    c.base_metadata = settings.metadata
-    c.default_namespace = settings.namespace
+    if ctx is None:
+        c.capture = settings.capture_content
+        c.base_metadata = settings.metadata
+        c.default_namespace = settings.namespace
+        c.captured = _hooks.capture_context() if _hooks.CAPTURERS else None
+        tr = current_trace()
+    else:
+        c.capture, c.base_metadata, c.default_namespace, c.captured = ctx
+        tr = None
     c.model = c.usage = c.response_text = c.finish_reason = c.first_token_perf = None
     c.stream = c.partial = False
     c.extra = c.err = c.norm_usage = c.cost = None
     c.count_cost = True
     c.end_wall = c.end_perf = c.latency_ms = c.explicit_cost = c.level = None
     c.id = new_event_id(c.start_wall)
-    c.captured = _hooks.capture_context() if _hooks.CAPTURERS else None
     c.prompt = prompt
     c.system = system
     c.messages = None
     c.messages_json = False
-    tr = current_trace()
     c.trace = tr
     c.retry_attempt, c.fallback_model, c.fallback_reason, c.budget_crossed = 0, None, None, False
     try:
@@ -294,7 +302,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
         else:
             c.trace_id = trace_id or new_id()
             c.parent_id = parent_id
-        if tr is not None or settings.budget_usd is not None or settings.max_calls is not None:
+        if ctx is None and (tr is not None or settings.budget_usd is not None or settings.max_calls is not None):
             c.budget_crossed = bool(check_budgets(tr, settings))
         if tr is not None:
             c.retry_attempt, c.fallback_model, c.fallback_reason = classify_attempt(

@@ -143,6 +143,7 @@ def test_budget_exceeded_is_the_only_exception_that_escapes(oai, openai_mock, mo
     def over(*a, **k):
         raise tokentrail.BudgetExceeded("budget spent")
     monkeypatch.setattr(_core, "start_call", over)
+    tokentrail.configure(budget_usd=1000.0)     # checked before the call: only with a budget set
     route = openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     with pytest.raises(tokentrail.BudgetExceeded):
         oai.chat.completions.create(model="gpt-5.5", messages=MSGS)

@@ -17,6 +17,7 @@ never added twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._config import SETTINGS
@@ -60,6 +61,9 @@ def base_client() -> type:
     return BaseClient
 
 
+#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``).
+DEFER_PATHS = frozenset(("/v1/messages",))
+
 _CLOUDS = (("Bedrock", "bedrock"), ("Vertex", "vertex"), ("Foundry", "foundry"), ("GoogleCloud", "google_cloud"),
            ("AWS", "aws"))
 
@@ -74,7 +78,9 @@ def cloud_of(client: Any) -> str | None:
 
 # --------------------------------------------------------------------------- planning
 
-def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
+def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> Endpoint | None:
+    """What the request is, or None if it is not recorded. ``body``: its JSON body (``options.json_data``,
+    or a private copy of it when the call is recorded after it was made)."""
     if getattr(options, "method", "") != "post":
         return None
     url = getattr(options, "url", "")
@@ -92,8 +98,6 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
         verb = "parse"
     else:
         verb = "create"
-
-    body = _core.mapping_or_empty(options.json_data)
     # Endpoint(name, type, request_model, prompt, messages, system, params, read_result, new_stream)
     return Endpoint(f"anthropic.{'beta.' if beta else ''}messages.{verb}", "generation", body.get("model"),
                     None, body.get("messages"), body.get("system"), pick_params(body), read_message, MessageStream)

@@ -35,6 +35,9 @@ _POST = {
     "/embeddings": "embeddings",
 }
 
+#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``).
+DEFER_PATHS = frozenset(_POST)
+
 _installed = False
 
 
@@ -75,7 +78,9 @@ def cloud_of(client: Any) -> str | None:
 
 # --------------------------------------------------------------------------- planning
 
-def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
+def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> Endpoint | None:
+    """What the request is, or None if it is not recorded. ``body``: its JSON body (``options.json_data``,
+    or a private copy of it when the call is recorded after it was made)."""
     method = getattr(options, "method", "")
     url = getattr(options, "url", "")
     if not isinstance(url, str):
@@ -91,7 +96,6 @@ def plan(client: Any, options: Any, stream: bool, st: Any) -> Endpoint | None:
     else:
         return None
 
-    body = _core.mapping_or_empty(options.json_data)
     params = pick_params(body)
     model = body.get("model")
 

@@ -1,0 +1,228 @@
+"""Plain calls recorded after they are made (instrument._core.defer).
+
+A call that is not streamed, not in a trace and under no budget keeps only the times and
+a private copy of its request body on the caller's thread; the writer thread plans, reads
+and prices it later. These tests pin what that must not change: the event is the same as
+one built at once (``capture_events`` builds it on the caller's thread), whatever the
+caller does to its own objects or to the settings after the call returns.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import logging
+
+import pytest
+
+import tokentrail
+from tokentrail import _config, _writer
+from tokentrail.instrument import _core
+from tokentrail.instrument import openai as oai_adapter
+from tokentrail.testing import capture_events
+
+from .conftest import load_fixture, run
+
+# What differs between two recordings of the same call.
+VOLATILE = ("id", "traceId", "startTime", "endTime", "latency_ms")
+
+
+@pytest.fixture(autouse=True)
+def own_sink():
+    """A fresh memory sink per test (the "memory" sink spec names one shared sink)."""
+    tokentrail.configure(sink=tokentrail.MemorySink())
+
+
+def stable(ev: dict) -> dict:
+    return {k: v for k, v in ev.items() if k not in VOLATILE}
+
+
+def written() -> list[dict]:
+    """The events the memory sink got (what a file sink would write)."""
+    tokentrail.flush()
+    return _config.current_sink().events
+
+
+def _openai_calls(openai_mock):
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
+    openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
+    return [
+        lambda c: c.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "hi"}],
+                                            temperature=0.2, tools=[{"type": "function", "function": {
+                                                "name": "f", "parameters": {"type": "object"}}}]),
+        lambda c: c.responses.create(model="gpt-5.5", input="hello", instructions="be brief"),
+        lambda c: c.embeddings.create(model="text-embedding-3-small", input=["a", "b"]),
+    ]
+
+
+def test_event_built_on_the_writer_equals_the_one_built_at_once(oai, openai_mock, ant, anthropic_mock):
+    calls = [(oai, fn) for fn in _openai_calls(openai_mock)]
+    anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+    calls.append((ant, lambda c: c.messages.create(model="claude-haiku-4-5", max_tokens=64, system="sys",
+                                                   messages=[{"role": "user", "content": "hi"}])))
+    for client, fn in calls:
+        with capture_events() as now:          # a tap: built on the caller's thread
+            fn(client)
+        tokentrail.flush()
+        _config.current_sink().events.clear()
+        fn(client)                             # no tap: queued, built by the writer
+        later = written()
+        assert len(now) == 1 and len(later) == 1
+        assert stable(later[0]) == stable(now[0])
+        assert later[0]["cost"] > 0 and later[0]["usage"]["total_tokens"] > 0
+        assert later[0]["startTime"] <= later[0]["endTime"]
+
+
+def test_async_calls_are_deferred_too(aoai, openai_mock, aant, anthropic_mock):
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+
+    async def main():
+        await aoai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "hi"}])
+        await aant.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                                   messages=[{"role": "user", "content": "hi"}])
+    run(main())
+    evs = written()
+    assert [e["name"] for e in evs] == ["openai.chat.completions.create", "anthropic.messages.create"]
+    assert evs[0]["usage"]["prompt_tokens"] == 2048 and evs[0]["output"]["response"].startswith("Prompt caching")
+    assert evs[1]["input"]["messages"] == [{"role": "user", "content": "hi"}] and evs[1]["cost"] > 0
+
+
+def test_plain_calls_leave_no_work_on_the_callers_thread(oai, openai_mock, monkeypatch):
+    """The whole recording (plan, reading the response, the event) happens on the writer."""
+    seen = []
+    real = oai_adapter.plan
+    monkeypatch.setattr(oai_adapter, "plan", lambda *a: seen.append(threading.current_thread()) or real(*a))
+    _openai_calls(openai_mock)[0](oai)
+    assert seen == []
+    written()
+    assert seen == [_writer.WRITER._thread]
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_changes_the_caller_makes_after_the_call_do_not_reach_the_event(sdk, oai, openai_mock, ant,
+                                                                         anthropic_mock):
+    """Chat loops append to their message list right after a call (and anthropic >= 2
+    sends the very list it was given): the event keeps the request as it was sent."""
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "first question"}]}]
+    system = [{"type": "text", "text": "system text"}]
+    sent = copy.deepcopy(msgs)
+    if sdk == "openai":
+        openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+        oai.chat.completions.create(model="gpt-5.5", messages=msgs, stop=["END"])
+    else:
+        anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+        ant.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=msgs, system=system,
+                            stop_sequences=["END"])
+    msgs.append({"role": "assistant", "content": "an answer"})
+    msgs[0]["content"][0]["text"] = "changed"
+    msgs[0]["role"] = "assistant"
+    system[0]["text"] = "changed"
+    [ev] = written()
+    recorded = ev["input"]["messages"]
+    if sdk == "anthropic":
+        assert recorded[0] == {"role": "system", "content": [{"type": "text", "text": "system text"}]}
+        recorded = recorded[1:]
+        assert ev["input"]["params"]["stop_sequences"] == ["END"]
+    assert recorded == sent
+    assert "first question" in ev["input"]["prompt"] and "changed" not in str(ev["input"])
+
+
+def test_settings_are_the_ones_in_force_when_the_call_was_made(oai, openai_mock):
+    """capture_content, metadata, namespace and the sink are read on the caller's thread:
+    turning content capture back on before the writer runs must not record this call's text."""
+    first, second = tokentrail.MemorySink(), tokentrail.MemorySink()
+    tokentrail.configure(sink=first, capture_content=False, metadata={"team": "a"}, namespace="one")
+    _openai_calls(openai_mock)[0](oai)
+    tokentrail.configure(sink=second, capture_content=True, metadata={"team": "b"}, namespace="two")
+    tokentrail.flush()
+    assert second.events == []
+    [ev] = first.events
+    assert ev["input"]["prompt"] == "" and "messages" not in ev["input"] and ev["output"] == {"finish_reason": "stop"}
+    assert "hi" not in str(ev) and "Prompt caching" not in str(ev)
+    assert ev["metadata"]["team"] == "a" and ev["namespace"] == "one"
+    assert ev["usage"]["prompt_tokens"] == 2048 and ev["cost"] > 0
+
+
+def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai, openai_mock, monkeypatch):
+    kept = []
+    real = _core.defer
+    monkeypatch.setattr(_core, "defer", lambda *a: kept.append(real(*a)) or kept[-1])
+    tokentrail.configure(capture_content=False)
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
+    oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "secret"}],
+                                prediction={"type": "content", "content": "secret too"}, temperature=0.5)
+    oai.responses.create(model="gpt-5.5", input="secret", instructions="secret")
+    assert [sorted(d.body) for d in kept] == [["model", "temperature"], ["model"]]
+    evs = written()
+    assert len(evs) == 2 and "secret" not in str(evs)
+    assert evs[0]["input"]["params"] == {"temperature": 0.5}
+
+
+def test_streams_traces_and_budgets_are_recorded_on_the_callers_thread(oai, openai_mock):
+    """They need the call's state while it runs (retry numbering, budgets, stream watching)."""
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    msgs = [{"role": "user", "content": "hi"}]
+    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is not None
+    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {"stream": True}) is None
+    with tokentrail.trace("t"):
+        assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is None
+    tokentrail.configure(budget_usd=5.0)
+    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is None
+
+
+def _options(client, msgs):
+    from openai._models import FinalRequestOptions
+    return FinalRequestOptions.construct(method="post", url="/chat/completions",
+                                         json_data={"model": "gpt-5.5", "messages": msgs})
+
+
+def test_private_body_copies_every_container_and_shares_the_rest():
+    gen = (x for x in [1, 2])
+    text = "x" * 100
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
+            "stop": ("a", "b"), "metadata": {"k": ["v"]}, "stream_gen": gen}
+    out = _core.private_body(body, True)
+    assert out == {**body, "stop": ["a", "b"]}
+    assert out["messages"] is not body["messages"] and out["messages"][0] is not body["messages"][0]
+    assert out["messages"][0]["content"][0] is not body["messages"][0]["content"][0]
+    assert out["messages"][0]["content"][0]["text"] is text          # strings are shared, not copied
+    assert out["metadata"]["k"] is not body["metadata"]["k"]
+    assert out["stream_gen"] is gen and list(gen) == [1, 2]           # never iterated: the SDK reads it
+    deep: list = []
+    node = deep
+    for _ in range(200):
+        node.append([])
+        node = node[0]
+    assert _core.private_body({"messages": deep}, True)["messages"] == deep   # no RecursionError
+    assert _core.private_body(body, False) == {"model": "m", "stop": ["a", "b"], "metadata": {"k": ["v"]},
+                                               "stream_gen": gen}
+
+
+def _chat_with_a_broken(stage, oai, openai_mock, monkeypatch, caplog):
+    """A chat call with one stage of the deferred recording raising; the response."""
+    caplog.set_level(logging.ERROR, logger="tokentrail")
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+
+    def boom(*a, **k):
+        raise RuntimeError("injected")
+    monkeypatch.setattr(oai_adapter, stage, boom)
+    out = oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "hi"}])
+    assert out.usage.prompt_tokens == 2048 and out.choices[0].message.content.startswith("Prompt caching")
+    return out
+
+
+def test_a_failure_while_building_a_deferred_event_is_reported_and_counted(oai, openai_mock, monkeypatch, caplog):
+    _chat_with_a_broken("plan", oai, openai_mock, monkeypatch, caplog)
+    assert written() == []
+    assert tokentrail.stats()["lost"] == 1
+    assert "could not build the event of a openai request call (RuntimeError: injected)" in caplog.text
+
+
+def test_a_response_that_cannot_be_read_still_gives_an_event(oai, openai_mock, monkeypatch, caplog):
+    _chat_with_a_broken("read_chat", oai, openai_mock, monkeypatch, caplog)
+    [ev] = written()
+    assert ev["status"] == "success" and ev["usage"]["total_tokens"] == 0
+    assert "could not read the response of openai.chat.completions.create" in caplog.text
