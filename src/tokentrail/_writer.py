@@ -40,6 +40,9 @@ QUEUE_SIZE = 100_000   # events that may wait (configure(queue_size=...))
 BATCH_MAX = 5000       # events handed to one sink in one write_batch call...
 BATCH_LIMIT = 50_000   # ...unless the sink's ``batch_max`` asks for more (never past this)
 IDLE_WAIT = 5.0        # an idle writer re-checks the queue this often (belt and braces)
+HANDOFF = 0.0002       # seconds a caller sleeps, once per batch, to let a waiting writer have the GIL
+_NEVER = float("inf")
+_monotonic = time.monotonic
 
 _FLUSH = object()      # queue marker: flush sinks, then set the paired Event
 
@@ -60,6 +63,11 @@ class Writer:
         self._start_lock = threading.Lock()
         self._idle = True        # True: the next put must wake the writer
         self._urgent = False     # a flush is waiting: do not linger
+        # When the writer wants the GIL (see _let_writer_run): woken and not yet running,
+        # lingering until _due (monotonic), or interrupted in the middle of a drain.
+        self._kicked = False
+        self._due = _NEVER
+        self._draining = False
         self._stopped = False    # after exit: write on the caller's thread
         self._busy_with: Any = None
         self.dropped = 0
@@ -93,6 +101,21 @@ class Writer:
         q.append((sink, item))
         if self._idle or len(q) >= self.wake_at:
             self._notify()
+        elif self._kicked or not n & 31 and (self._draining or _monotonic() >= self._due):
+            self._let_writer_run()
+
+    def _let_writer_run(self) -> None:
+        """The writer thread is waiting for the GIL: let it have it now.
+
+        A caller making call after call never waits, so CPython's switch interval never
+        forces the GIL over to the writer: every time the caller drops it for an instant
+        (the SDKs read os.urandom, say) the writer is woken, loses the race and sleeps
+        again. It would wait like that until the application pauses, and every wake-up
+        is a futex call and a thread switch (once per call in bench/run.py's loop). A
+        sleep of a fraction of a millisecond, once per batch, ends it.
+        """
+        if threading.current_thread() is not self._thread:
+            time.sleep(HANDOFF)
 
     def _behind(self, item: Any) -> Any:
         """The writer is behind: typically starved of the GIL by a busy caller thread.
@@ -132,6 +155,7 @@ class Writer:
                 return                          # flush() or exit drains it
         self._idle = False
         if not self._wake.is_set():
+            self._kicked = True
             self._wake.set()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
@@ -188,21 +212,29 @@ class Writer:
         while not self._stopped:
             try:
                 self._idle = True
+                self._due = _NEVER
                 if not q:
                     wake.wait(IDLE_WAIT)
+                    self._kicked = False
                     if not q:
                         # Woken with nothing to do (a flush whose marker the last drain
                         # already took): consume the wake-up, or the next wait returns at
                         # once and this thread spins until the application's next call.
                         wake.clear()
                         continue
+                self._kicked = False
                 self._idle = False
                 wake.clear()
                 if not self._urgent and len(q) < self.wake_at:
+                    self._due = _monotonic() + self.linger
                     wake.wait(self.linger)      # let a batch collect
                     wake.clear()
                 self._urgent = False
-                self._drain()
+                self._draining = True
+                try:
+                    self._drain()
+                finally:
+                    self._draining = False
             except Exception:                   # never let the writer thread die
                 logger.exception("tokentrail: internal error in the writer thread (events may be lost)")
 

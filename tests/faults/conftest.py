@@ -148,9 +148,9 @@ def writer():
     w = _writer.WRITER
     tokentrail.flush()
     w.reset_stats()
-    size, linger = w.maxsize, w.linger
+    saved = w.maxsize, w.linger, w.assist_at, w.wake_at
     yield w
-    w.maxsize, w.linger = size, linger
+    w.maxsize, w.linger, w.assist_at, w.wake_at = saved
     tokentrail.flush()
     w.reset_stats()
 

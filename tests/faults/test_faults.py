@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sqlite3
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -254,6 +255,24 @@ def test_callers_build_their_own_events_when_the_writer_is_behind(writer, log):
     assert [e["metadata"]["i"] for e in gate.inner.events] == list(range(21))
     assert all(e["cost"] > 0 for e in gate.inner.events)
     assert tt_errors(log) == []
+
+
+def test_a_caller_that_never_waits_does_not_starve_the_writer(writer):
+    """Call after call, dropping the GIL only for an instant each time (as the SDKs do),
+    never lets CPython's switch interval hand the GIL to the writer; the caller hands it
+    over once per batch instead, so events are written while the caller is still busy."""
+    writer.linger = 0.02
+    writer.assist_at = 10**9                 # no help from the callers: only the hand-off
+    sink = tokentrail.MemorySink()
+    deadline = time.monotonic() + 5.0
+    calls = 0
+    while not sink.events and time.monotonic() < deadline:
+        record(calls, sink=sink)
+        calls += 1
+        os.urandom(16)                       # the GIL dropped for an instant (getrandom)
+        sum(range(3000))                     # the rest of the "call" holds it
+    assert sink.events, f"the writer wrote nothing during {calls} calls"
+    assert writer.assisted == 0
 
 
 # --------------------------------------------------------------------------- pricing
