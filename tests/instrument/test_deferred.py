@@ -155,7 +155,7 @@ def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai,
     oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "secret"}],
                                 prediction={"type": "content", "content": "secret too"}, temperature=0.5)
     oai.responses.create(model="gpt-5.5", input="secret", instructions="secret")
-    assert [sorted(d.body) for d in kept] == [["model", "temperature"], ["model"]]
+    assert [sorted(_core.body_of(d.body)) for d in kept] == [["model", "temperature"], ["model"]]
     evs = written()
     assert len(evs) == 2 and "secret" not in str(evs)
     assert evs[0]["input"]["params"] == {"temperature": 0.5}
@@ -179,26 +179,45 @@ def _options(client, msgs):
                                          json_data={"model": "gpt-5.5", "messages": msgs})
 
 
-def test_private_body_copies_every_container_and_shares_the_rest():
-    gen = (x for x in [1, 2])
-    text = "x" * 100
-    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
-            "stop": ("a", "b"), "metadata": {"k": ["v"]}, "stream_gen": gen}
-    out = _core.private_body(body, True)
+@pytest.mark.parametrize("encoder", ["orjson", "copy"])
+def test_private_body_is_out_of_the_callers_reach(encoder, monkeypatch):
+    if encoder == "orjson" and _core._oj_dumps is None:
+        pytest.skip("orjson is not installed")
+    if encoder == "copy":
+        monkeypatch.setattr(_core, "_oj_dumps", None)
+    turns = [{"role": "user", "content": [{"type": "text", "text": f"q{i}"}]} for i in range(10)]
+    body = {"model": "m", "messages": copy.deepcopy(turns), "stop": ("a", "b"), "metadata": {"k": ["v"]},
+            "temperature": 0.5}
+    snap = _core.private_body(body, True)
+    assert (type(snap) is bytes) == (encoder == "orjson")
+    body["messages"].append({"role": "assistant", "content": "a"})
+    body["messages"][0]["content"][0]["text"] = "changed"
+    body["metadata"]["k"].append("w")
+    assert _core.body_of(snap) == {"model": "m", "messages": turns, "stop": ["a", "b"], "metadata": {"k": ["v"]},
+                                   "temperature": 0.5}
+    assert type(_core.private_body({"messages": turns[:3]}, True)) is dict      # short: copied
+    assert _core.body_of(_core.private_body(body, False)) == {"model": "m", "stop": ["a", "b"],
+                                                              "metadata": {"k": ["v", "w"]}, "temperature": 0.5}
+
+
+def test_a_body_that_is_not_json_is_copied_container_by_container():
+    class Model:                     # an SDK object in the messages: shared, not converted
+        pass
+    m, gen, text = Model(), (x for x in [1, 2]), "x" * 100
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, m]}],
+            "stop": ("a", "b"), "stream_gen": gen}
+    out = _core.body_of(_core.private_body(body, True))
     assert out == {**body, "stop": ["a", "b"]}
     assert out["messages"] is not body["messages"] and out["messages"][0] is not body["messages"][0]
-    assert out["messages"][0]["content"][0] is not body["messages"][0]["content"][0]
-    assert out["messages"][0]["content"][0]["text"] is text          # strings are shared, not copied
-    assert out["metadata"]["k"] is not body["metadata"]["k"]
+    assert out["messages"][0]["content"] is not body["messages"][0]["content"]
+    assert out["messages"][0]["content"][0]["text"] is text and out["messages"][0]["content"][1] is m
     assert out["stream_gen"] is gen and list(gen) == [1, 2]           # never iterated: the SDK reads it
     deep: list = []
     node = deep
     for _ in range(200):
         node.append([])
         node = node[0]
-    assert _core.private_body({"messages": deep}, True)["messages"] == deep   # no RecursionError
-    assert _core.private_body(body, False) == {"model": "m", "stop": ["a", "b"], "metadata": {"k": ["v"]},
-                                               "stream_gen": gen}
+    assert _core.body_of(_core.private_body({"messages": deep, "gen": gen}, True))["messages"] == deep
 
 
 def _chat_with_a_broken(stage, oai, openai_mock, monkeypatch, caplog):
