@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -276,6 +276,32 @@ def _sample_call(start_call: Any, i: int = 0) -> Any:
     return c
 
 
+def _replayed_chat(tokentrail: Any) -> Callable[[], Any]:
+    """One attached chat call through tokentrail's real hook, with the SDK's own request
+    replaced by its recorded response: what tokentrail does on the caller's thread for
+    a plain (deferred) call, without the SDK around it."""
+    import _fake
+    import openai._base_client as ob
+    from tokentrail.instrument import _core
+    client = tokentrail.attach(_fake.openai_client(5))
+    hook = ob.SyncAPIClient.__dict__["request"]
+    got: dict = {}
+
+    def spy(self: Any, *a: Any, **k: Any) -> Any:
+        got["args"], got["result"] = (a, k), hook.__wrapped__(self, *a, **k)
+        return got["result"]
+    ob.SyncAPIClient.request = spy
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", temperature=0.2, max_tokens=256, messages=[
+            {"role": "system", "content": "You answer billing questions."},
+            {"role": "user", "content": "How does prompt caching work? Keep it short."}])
+    finally:
+        ob.SyncAPIClient.request = hook
+    (args, kwargs), result = got["args"], got["result"]
+    sdk = lambda *a, **k: result                   # noqa: E731
+    return lambda: _core.sync_request(sdk, client, args, kwargs)
+
+
 def bench_caller(quick: bool, out: dict) -> list[str]:
     import tokentrail
     from tokentrail import _recorder, _sinks, _writer
@@ -325,6 +351,18 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
         res["finish_sync_us"] = timed(synchronous)
         res["finish_in_trace_us"] = timed(in_trace)
         res["put_us"] = timed(lambda i: W.put(sink, ev))
+        replay = _replayed_chat(tokentrail)
+        for _ in range(2000):
+            replay()
+        tokentrail.flush()
+        res["plain_call_caller_us"] = timed(lambda i: replay())
+        W.wake_at, W.linger, W.assist_at = 10**9, 3600.0, 10**9
+        for _ in range(chunk):
+            replay()
+        t0 = time.perf_counter()
+        tokentrail.flush()
+        res["plain_call_writer_us"] = (time.perf_counter() - t0) / chunk * 1e6
+        W.wake_at, W.linger, W.assist_at = saved[0], saved[1], saved[3]
         calls = []
         for i in range(chunk):
             c = _sample_call(start_call, i)
@@ -347,6 +385,12 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
     out["caller"] = res
     return [
         "Cost of one event (a chat call with 2 messages, usage with cached tokens, capture on)",
+        f"  attached SDK call, not streamed: caller thread (times, body snapshot, queue)"
+        f"{_us(res['plain_call_caller_us']):>8} µs",
+        f"  ... its event on the writer (plan, read, price, build, serialize, write)"
+        f"{_us(res['plain_call_writer_us']):>11} µs",
+        "  (both in a tight loop; run once between two SDK calls, code is cold and costs ~3x: see the first table)",
+        "  streams, traces, @capture and log_event go through start_call + finish:",
         f"  caller thread: start_call + finish (build deferred to the writer)   {_us(res['finish_deferred_us']):>8} µs",
         f"  caller thread: build + price + enqueue (finish(sync=True))          {_us(res['finish_sync_us']):>8} µs",
         f"  caller thread: inside a trace (prices now for live totals)          {_us(res['finish_in_trace_us']):>8} µs",

@@ -344,7 +344,9 @@ _ORJSON_FROM = 6        # messages past which private_body encodes instead of co
 
 def _tree(v: Any, depth: int) -> Any:
     """``v`` with every dict, list and tuple in it copied (tuples become lists); other
-    values shared (strings are immutable; SDK models are not changed by callers)."""
+    values shared (strings are immutable; SDK models are not changed by callers). The
+    dicts of a list (messages, content blocks) are copied in the list's own loop: one
+    call less per message."""
     if depth >= _MAX_DEPTH:                     # a structure this deep is not a chat request
         return v
     if type(v) is dict:
@@ -353,7 +355,19 @@ def _tree(v: Any, depth: int) -> Any:
             if type(x) in _CONTAINERS:
                 out[k] = _tree(x, depth + 1)
         return out
-    return [_tree(x, depth + 1) if type(x) in _CONTAINERS else x for x in v]
+    items: list = []
+    for x in v:
+        if type(x) is dict:
+            c = x.copy()
+            for k, y in x.items():
+                if type(y) in _CONTAINERS:
+                    c[k] = _tree(y, depth + 2)
+            items.append(c)
+        elif type(x) in _CONTAINERS:
+            items.append(_tree(x, depth + 1))
+        else:
+            items.append(x)
+    return items
 
 
 def private_body(body: dict, capture: bool) -> Any:
