@@ -387,7 +387,7 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
         "Cost of one event (a chat call with 2 messages, usage with cached tokens, capture on)",
         f"  attached SDK call, not streamed: caller thread (times, body snapshot, queue)"
         f"{_us(res['plain_call_caller_us']):>8} µs",
-        f"  ... its event on the writer (plan, read, price, build, serialize, write)"
+        f"  ... its event on the writer (plan, price, build, serialize, write)      "
         f"{_us(res['plain_call_writer_us']):>11} µs",
         "  (both in a tight loop; run once between two SDK calls, code is cold and costs ~3x: see the first table)",
         "  streams, traces, @capture and log_event go through start_call + finish:",

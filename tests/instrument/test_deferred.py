@@ -1,8 +1,8 @@
 """Plain calls recorded after they are made (instrument._core.defer).
 
-A call that is not streamed, not in a trace and under no budget keeps only the times and
-a private copy of its request body on the caller's thread; the writer thread plans, reads
-and prices it later. These tests pin what that must not change: the event is the same as
+A call that is not streamed, not in a trace and under no budget keeps only the times, a
+private copy of its request body and the fields of its response on the caller's thread;
+the writer thread plans and prices it later. These tests pin what that must not change: the event is the same as
 one built at once (``capture_events`` builds it on the caller's thread), whatever the
 caller does to its own objects or to the settings after the call returns.
 """

@@ -61,9 +61,6 @@ def base_client() -> type:
     return BaseClient
 
 
-#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``).
-DEFER_PATHS = frozenset(("/v1/messages",))
-
 _CLOUDS = (("Bedrock", "bedrock"), ("Vertex", "vertex"), ("Foundry", "foundry"), ("GoogleCloud", "google_cloud"),
            ("AWS", "aws"))
 
@@ -119,6 +116,11 @@ def read_message(call: Call, obj: Any) -> None:
                 texts.append(t)
     if texts:
         call.response_text = "".join(texts)
+
+
+#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``), and
+#: the name of their response's reader (run as soon as it is returned).
+DEFER_PATHS = {"/v1/messages": "read_message"}
 
 
 # --------------------------------------------------------------------------- streams

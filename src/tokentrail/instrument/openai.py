@@ -35,9 +35,6 @@ _POST = {
     "/embeddings": "embeddings",
 }
 
-#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``).
-DEFER_PATHS = frozenset(_POST)
-
 _installed = False
 
 
@@ -220,6 +217,13 @@ def read_response(call: Call, obj: Any) -> None:
                         texts.append(t)
     if texts:
         call.response_text = "".join(texts)
+
+
+#: Paths whose plain calls may be recorded after they are made (see ``_core.defer``), and
+#: the name of their response's reader (run as soon as it is returned).
+DEFER_PATHS = {"/chat/completions": "read_chat", "/responses": "read_response",
+               "/responses/compact": "read_response", "/completions": "read_completion",
+               "/embeddings": "read_embeddings"}
 
 
 def _response_status(g: Callable[[str], Any]) -> Any:
