@@ -53,6 +53,19 @@ def emit(event: dict, sink: Any = None) -> None:
     WRITER.put(sink if sink is not None else _config.current_sink(), event)
 
 
+def hand_off(item: Any, sink: Any = None) -> dict | None:
+    """Queue a finished call (anything with ``to_event()``) for its sink, to be built on
+    the writer thread; with a synchronous tap (``testing.capture_events``) it is built
+    now and returned."""
+    if _taps:
+        ev = item.to_event()
+        if ev is not None:
+            emit(ev, sink)
+        return ev
+    WRITER.put(sink if sink is not None else _config.current_sink(), item)
+    return None
+
+
 def _error_info(error: BaseException | dict | None) -> dict | None:
     if error is None:
         return None
@@ -115,12 +128,11 @@ class Call:
             if self.trace is not None or SETTINGS.budget_usd is not None or SETTINGS.max_calls is not None:
                 self._price()
                 self._record_outcome()
-            if sync or _taps:
+            if sync:
                 ev = self.to_event()
                 emit(ev, self.sink)
                 return ev
-            WRITER.put(self.sink if self.sink is not None else _config.current_sink(), self)
-            return None
+            return hand_off(self, self.sink)
         except Exception:
             logger.exception("tokentrail: could not record the call %s (the call itself was not affected)",
                              getattr(self, "name", "?"))

@@ -28,15 +28,14 @@ from typing import Any, Callable
 
 import wrapt
 
-from .. import _config, _hooks
+from .. import _hooks
 from .._config import SETTINGS
 from .._content import jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .. import _recorder
-from .._recorder import _taps, Call, start_call
+from .._recorder import Call, start_call
 from .._trace import BudgetExceeded, current_trace
-from .._writer import WRITER
 
 logger = logging.getLogger("tokentrail")
 
@@ -305,15 +304,11 @@ def _start(st: AttachState, ep: Endpoint, d: "Deferred | None") -> Call:
     # The prompt is flattened from the snapshot later, off the caller's thread (the
     # recorder does it now only when a trace needs it to number retries).
     messages = ep.snapshot() if (capture or (d is None and current_trace() is not None)) else None
-    if d is None:
-        call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
-                          prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
-                          sink=st.sink, namespace=st.namespace, messages_json=True)
-    else:
-        call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
-                          prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
-                          sink=st.sink, namespace=st.namespace, messages_json=True, start_wall=d.start_wall,
-                          ctx=d.ctx)
+    call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
+                      prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
+                      sink=st.sink, namespace=st.namespace, messages_json=True,
+                      start_wall=None if d is None else d.start_wall, ctx=None if d is None else d.ctx)
+    if d is not None:
         call.start_perf = d.start_perf
     if st.cloud:
         call.extra = {"cloud": st.cloud}
@@ -399,9 +394,10 @@ def body_of(snapshot: Any) -> dict:
 
 
 class _Request:
-    """What an adapter's ``plan`` reads of a request's options, kept instead of them."""
+    """What an adapter's ``plan`` reads of a plain request's options, kept instead of them
+    (the body is passed to ``plan`` on its own)."""
 
-    __slots__ = ("method", "url", "headers", "post_parser", "qualifiers", "json_data")
+    __slots__ = ("method", "url", "headers", "post_parser", "qualifiers")
 
 
 class Deferred:
@@ -457,7 +453,7 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
         return None
     reader = getattr(st.adapter, reader)           # looked up now: tests patch the adapters' readers
     r = _Request()
-    r.method, r.url, r.json_data = "post", url, None
+    r.method, r.url = "post", url
     r.headers, r.post_parser, r.qualifiers = fields.get("headers"), fields.get("post_parser"), fields.get("qualifiers")
     d = Deferred()
     d.st = st
@@ -491,14 +487,7 @@ def _deferred_returned(d: Deferred, client: Any, args: tuple, kwargs: dict, resu
                 d.reader(d, result)
             except Exception as e:
                 d.read_error = e        # reported with the event's name, on the writer
-            st = d.st
-            sink = st.sink if st.sink is not None else _config.current_sink()
-            if _taps:           # a synchronous tap (testing.capture_events) wants the event now
-                ev = d.to_event()
-                if ev is not None:
-                    _recorder.emit(ev, sink)
-            else:
-                WRITER.put(sink, d)
+            _recorder.hand_off(d, d.st.sink)
             return result
         rec = _begin(d.st, client, args, kwargs, d)
     except Exception:
