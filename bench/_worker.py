@@ -197,6 +197,12 @@ def main() -> int:
         shutil.rmtree(Worker.last_tmp, ignore_errors=True)
         print(json.dumps({"ready": False, "error": f"{type(e).__name__}: {e}"}), flush=True)
         return 0
+    # The start-up heap (two SDKs, pydantic: hundreds of thousands of objects) goes to the
+    # permanent generation: the collection before every counted round then walks only
+    # what was made since (~100 ms less per round), and no full collection that falls due
+    # inside a round walks it either. Bare and instrumented workers alike.
+    gc.collect()
+    gc.freeze()
     print(json.dumps({"ready": True, "tokentrail_loaded": "tokentrail" in sys.modules}), flush=True)
     try:
         serve(w)
