@@ -205,7 +205,7 @@ class Call:
             "level": self.level or ("error" if err else "info"), "status": "error" if err else "success",
             "provider": self.provider, "namespace": self.namespace or self.default_namespace, "input": inp,
             "model": model, "output": out,
-            "usage": dict(self.norm_usage),     # normalize_usage's dict is the usage block as written
+            "usage": self.norm_usage,   # normalize_usage's fresh dict is the usage block as written
         }
         if not self.parent_id:
             del ev["parentId"]

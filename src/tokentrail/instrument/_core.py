@@ -96,11 +96,13 @@ class Endpoint:
         self.inject = inject      # run only once recording has started; True if it changed the request
         self.stream = stream
 
-    def snapshot(self) -> list | None:
-        """The messages as JSON, copied now: callers mutate their lists after the call."""
+    def snapshot(self, private: bool = False) -> list | None:
+        """The messages as JSON, copied now: callers mutate their lists after the call.
+        ``private``: they come from a private copy of the body already (a deferred call),
+        so plain text messages are kept as they are instead of being copied again."""
         if self.messages is None:
             return None
-        msgs = [_copy_message(m) for m in self.messages]
+        msgs = [(_own_message if private else _copy_message)(m) for m in self.messages]
         if self.system is not None:
             msgs.insert(0, {"role": "system", "content": jsonable(self.system)})
         return msgs
@@ -113,6 +115,16 @@ def _copy_message(m: Any) -> Any:
             if type(v) is not str or v.startswith("data:"):
                 return jsonable(m)
         return dict(m)
+    return jsonable(m)
+
+
+def _own_message(m: Any) -> Any:
+    # _copy_message for a message that is already private: the common one is used as it is.
+    if type(m) is dict:
+        for v in m.values():
+            if type(v) is not str or v.startswith("data:"):
+                return jsonable(m)
+        return m
     return jsonable(m)
 
 
@@ -303,7 +315,7 @@ def _start(st: AttachState, ep: Endpoint, d: "Deferred | None") -> Call:
         params = {k: v for k, v in params.items() if k not in _CONTENT_PARAMS}
     # The prompt is flattened from the snapshot later, off the caller's thread (the
     # recorder does it now only when a trace needs it to number retries).
-    messages = ep.snapshot() if (capture or (d is None and current_trace() is not None)) else None
+    messages = ep.snapshot(d is not None) if (capture or (d is None and current_trace() is not None)) else None
     call = start_call(st.adapter.provider, ep.name, type=ep.type, request_model=ep.request_model,
                       prompt=ep.prompt, messages=messages, params=params or None, metadata=st.metadata,
                       sink=st.sink, namespace=st.namespace, messages_json=True,
