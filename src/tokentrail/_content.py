@@ -150,17 +150,30 @@ def _param_kind(t: type) -> int:
     return kind
 
 
+#: The parameter keys of each request shape seen (its keys in order -> those in PARAM_KEYS):
+#: a request body holds many more keys than parameters (anthropic >= 2 sends every
+#: optional field, most as its "omit" sentinel), and one tuple lookup replaces a set
+#: test per key. Bounded: the shapes of an application's call sites are few.
+_param_keys_of: dict[tuple, tuple] = {}
+
+
 def pick_params(kwargs: Mapping[str, Any]) -> dict:
     """The recordable sampling parameters of a request, in the request's own order."""
     out: dict = {}
     kinds = _param_kinds
-    for k, v in kwargs.items():
-        if k in PARAM_KEYS:
-            kind = kinds.get(type(v))
-            if kind is None:
-                kind = _param_kind(type(v))
-            if kind == _AS_IS:
-                out[k] = v
-            elif kind == _COPY:
-                out[k] = jsonable(v)
+    shape = tuple(kwargs)
+    keys = _param_keys_of.get(shape)
+    if keys is None:
+        keys = tuple([k for k in shape if k in PARAM_KEYS])
+        if len(_param_keys_of) < 1024:
+            _param_keys_of[shape] = keys
+    for k in keys:
+        v = kwargs[k]
+        kind = kinds.get(type(v))
+        if kind is None:
+            kind = _param_kind(type(v))
+        if kind == _AS_IS:
+            out[k] = v
+        elif kind == _COPY:
+            out[k] = jsonable(v)
     return out

@@ -150,7 +150,11 @@ def lower_headers(options: Any) -> dict:
     hdrs = mapping_or_empty(getattr(options, "headers", None))
     if not hdrs:
         return {}
-    return {k.lower(): v for k, v in hdrs.items() if isinstance(k, str) and isinstance(v, str)}
+    out = {}
+    for k, v in hdrs.items():       # a loop, not a comprehension: no function object per call (3.11)
+        if isinstance(v, str) and isinstance(k, str):
+            out[k.lower()] = v
+    return out
 
 
 # --------------------------------------------------------------------------- patches
