@@ -62,7 +62,11 @@ def hand_off(item: Any, sink: Any = None) -> dict | None:
         if ev is not None:
             emit(ev, sink)
         return ev
-    WRITER.put(sink if sink is not None else _config.current_sink(), item)
+    if sink is None:
+        sink = SETTINGS.sink            # current_sink() without the call, once resolved
+        if sink is None:
+            sink = _config.current_sink()
+    WRITER.put(sink, item)
     return None
 
 

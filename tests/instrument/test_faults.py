@@ -57,6 +57,7 @@ def chat_stream_texts(oai, openai_mock):
     (_config, "price_table"),             # pricing
     (_recorder, "emit"),                  # hand-off to the writer
     (_core, "start_call"),                # starting the record
+    (_core, "private_body"),              # a plain call's body snapshot (then recorded the usual way)
     (oai_adapter, "plan"),                # the adapter reading the request
     (oai_adapter, "read_chat"),           # the adapter reading the response
 ])

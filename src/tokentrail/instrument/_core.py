@@ -36,6 +36,9 @@ from .._fields import field as get
 from .. import _recorder
 from .._recorder import Call, start_call
 from .._trace import BudgetExceeded, current_trace
+from .._trace import _current
+
+_open_trace = _current.get      # current_trace() without the call
 
 logger = logging.getLogger("tokentrail")
 
@@ -102,9 +105,21 @@ class Endpoint:
         so plain text messages are kept as they are instead of being copied again."""
         if self.messages is None:
             return None
-        msgs = [(_own_message if private else _copy_message)(m) for m in self.messages]
-        if self.system is not None:
-            msgs.insert(0, {"role": "system", "content": jsonable(self.system)})
+        system = self.system
+        if system is None:
+            msgs = []
+        else:
+            plain = type(system) is str and not system.startswith("data:")
+            msgs = [{"role": "system", "content": system if plain else jsonable(system)}]
+        for m in self.messages:         # a loop, not a comprehension calling a function per message
+            if type(m) is dict and private:
+                for v in m.values():
+                    if type(v) is not str or v.startswith("data:"):
+                        m = jsonable(m)
+                        break
+                msgs.append(m)
+            else:
+                msgs.append(_copy_message(m))
         return msgs
 
 
@@ -115,16 +130,6 @@ def _copy_message(m: Any) -> Any:
             if type(v) is not str or v.startswith("data:"):
                 return jsonable(m)
         return dict(m)
-    return jsonable(m)
-
-
-def _own_message(m: Any) -> Any:
-    # _copy_message for a message that is already private: the common one is used as it is.
-    if type(m) is dict:
-        for v in m.values():
-            if type(v) is not str or v.startswith("data:"):
-                return jsonable(m)
-        return m
     return jsonable(m)
 
 
@@ -430,7 +435,8 @@ class Deferred:
 
     def to_event(self) -> dict | None:
         st = self.st
-        ep = st.adapter.plan(None, self, False, st, body_of(self.body))
+        body = self.body
+        ep = st.adapter.plan(None, self, False, st, _oj_loads(body) if type(body) is bytes else body)   # body_of
         if ep is None:
             return None
         call = _start(st, ep, self)
@@ -448,31 +454,36 @@ class Deferred:
 
 def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
     """A :class:`Deferred` for this request if it may be recorded after it is made, else
-    None. Caller's thread: only cheap tests, the times and the private body."""
-    if kwargs.get("stream") or current_trace() is not None:
+    None (also when preparing it fails: logged, and the call is recorded the usual way).
+    Caller's thread: only cheap tests, the times and the private body."""
+    try:
+        if kwargs.get("stream") or _open_trace() is not None:
+            return None
+        s = SETTINGS
+        if s.budget_usd is not None or s.max_calls is not None:
+            return None
+        options = args[1] if len(args) > 1 else kwargs.get("options")
+        fields = getattr(options, "__dict__", None)     # pydantic (v1 and v2) keeps the fields here
+        if type(fields) is not dict:
+            return None
+        body = fields.get("json_data")
+        url = fields.get("url")
+        reader = st.adapter.DEFER_PATHS.get(url) if type(url) is str else None
+        if reader is None or type(body) is not dict or fields.get("method") != "post":
+            return None
+        reader = getattr(st.adapter, reader)           # looked up now: tests patch the adapters' readers
+        d = Deferred()
+        d.st, d.reader, d.method, d.url = st, reader, "post", url
+        d.headers, d.post_parser, d.qualifiers = fields.get("headers"), fields.get("post_parser"), fields.get("qualifiers")
+        capture = s.capture_content
+        d.body = private_body(body, capture)
+        d.ctx = (capture, s.metadata, s.namespace, _hooks.capture_context() if _hooks.CAPTURERS else None)
+        d.start_wall = time.time()
+        d.start_perf = time.perf_counter()
+        return d
+    except Exception:
+        logger.exception("tokentrail: could not prepare the recording of a call (it is recorded the usual way)")
         return None
-    s = SETTINGS
-    if s.budget_usd is not None or s.max_calls is not None:
-        return None
-    options = args[1] if len(args) > 1 else kwargs.get("options")
-    fields = getattr(options, "__dict__", None)     # pydantic (v1 and v2) keeps the fields here
-    if type(fields) is not dict:
-        return None
-    body = fields.get("json_data")
-    url = fields.get("url")
-    reader = st.adapter.DEFER_PATHS.get(url) if type(url) is str else None
-    if reader is None or type(body) is not dict or fields.get("method") != "post":
-        return None
-    reader = getattr(st.adapter, reader)           # looked up now: tests patch the adapters' readers
-    d = Deferred()
-    d.st, d.reader, d.method, d.url = st, reader, "post", url
-    d.headers, d.post_parser, d.qualifiers = fields.get("headers"), fields.get("post_parser"), fields.get("qualifiers")
-    capture = s.capture_content
-    d.body = private_body(body, capture)
-    d.ctx = (capture, s.metadata, s.namespace, _hooks.capture_context() if _hooks.CAPTURERS else None)
-    d.start_wall = time.time()
-    d.start_perf = time.perf_counter()
-    return d
 
 
 _plain_result: dict[type, bool] = {}
@@ -513,20 +524,12 @@ def _deferred_failed(d: Deferred, client: Any, args: tuple, kwargs: dict, exc: B
         logger.exception("tokentrail: could not record a failed call (the call itself was not affected)")
 
 
-def _try_defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
-    try:
-        return defer(st, args, kwargs)
-    except Exception:
-        logger.exception("tokentrail: could not prepare the recording of a call (it is recorded the usual way)")
-        return None
-
-
 def sync_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
     """Class-level wrapper of ``SyncAPIClient.request``."""
     st = instance.__dict__.get(ATTR) if instance is not None else None
     if st is None or not SETTINGS.enabled:
         return wrapped(*args, **kwargs)
-    d = _try_defer(st, args, kwargs)
+    d = defer(st, args, kwargs)
     if d is not None:
         try:
             result = wrapped(*args, **kwargs)
@@ -554,7 +557,7 @@ def async_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -
 
 
 async def _arun(st: AttachState, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
-    d = _try_defer(st, args, kwargs)
+    d = defer(st, args, kwargs)
     if d is not None:
         try:
             result = await wrapped(*args, **kwargs)
