@@ -71,7 +71,12 @@ def flatten_messages(messages: Any, system: Any = None) -> str:
     elif messages is not None:
         try:
             for m in messages:
-                if isinstance(m, str):
+                if type(m) is dict:
+                    t = m.get("content")
+                    if type(t) is str and t:    # the common message: its text as it is
+                        out.append(t)
+                        continue
+                elif isinstance(m, str):
                     out.append(m)
                     continue
                 t = content_text(_get(m, "content"))
