@@ -124,3 +124,23 @@ def fields_of(obj: Any) -> Any:
     elif isinstance(obj, Mapping):
         return obj
     return _Attrs(obj)
+
+
+def data_fields(obj: Any) -> Any:
+    """:func:`fields_of` for a reader that asks only for data fields (declared or extra),
+    never for a property: a pydantic v2 model's field values as a dict even when its class
+    defines properties (openai's ``Response.output_text``), instead of a view that reads
+    every field through :func:`field`."""
+    if obj is not None and type(obj) is not dict:
+        cls = type(obj)
+        pyd = _pydantic2.get(cls)
+        if pyd is None:
+            pyd = _is_pydantic2(cls)
+        if pyd:
+            try:
+                d = obj.__dict__
+                extra = obj.__pydantic_extra__
+                return {**d, **extra} if extra else d
+            except Exception:
+                pass
+    return fields_of(obj)

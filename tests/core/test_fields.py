@@ -102,3 +102,19 @@ def test_pick_params_keeps_only_given_sampling_parameters():
     # A value of a type never seen before is learned (and copied as JSON).
     odd = types.SimpleNamespace(x=1)
     assert pick_params({"tool_choice": odd})["tool_choice"] == str(odd)
+
+
+def test_data_fields_reads_a_model_with_properties_as_one_dict(misses):
+    from openai.types.responses import Response
+    from tokentrail._fields import data_fields
+
+    d = Details(cached_tokens=5, region="eu")        # a property that raises is never evaluated
+    got = data_fields(d)
+    assert type(got) is dict and got == {"cached_tokens": 5, "region": "eu"} and "broken" not in got
+    assert misses == []
+    raw = {"id": "resp_1", "object": "response", "created_at": 0, "model": "gpt-5.5", "output": [],
+           "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "status": "completed"}
+    resp = Response.model_validate(raw)
+    assert data_fields(resp)["model"] == "gpt-5.5" and data_fields(resp)["status"] == "completed"
+    assert data_fields(raw) is raw and data_fields(None).get("model") is None
+    assert data_fields(UserDict(model="m")).get("model") == "m"         # not a model: fields_of as before

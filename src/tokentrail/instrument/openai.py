@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .._config import SETTINGS
 from .._content import pick_params
-from .._fields import fields_of
+from .._fields import data_fields, fields_of
 from .._recorder import Call
 from . import _core
 from ._core import Endpoint, first_token, get, given
@@ -201,7 +201,7 @@ def read_embeddings(call: Call, obj: Any) -> None:
 
 def read_response(call: Call, obj: Any) -> None:
     """A Responses API ``Response`` (or its JSON)."""
-    g = fields_of(obj).get
+    g = data_fields(obj).get        # Response has a property (output_text): fields_of would read field by field
     call.model = g("model") or call.model
     call.usage = g("usage")
     call.finish_reason = _response_status(g)
