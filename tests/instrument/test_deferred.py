@@ -186,18 +186,23 @@ def test_private_body_is_out_of_the_callers_reach(encoder, monkeypatch):
     if encoder == "copy":
         monkeypatch.setattr(_core, "_oj_dumps", None)
     turns = [{"role": "user", "content": [{"type": "text", "text": f"q{i}"}]} for i in range(10)]
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": {"type": "object", "properties": {
+        "x": {"type": "string", "enum": ["a", "b"]}}}}} for i in range(10)]
     body = {"model": "m", "messages": copy.deepcopy(turns), "stop": ("a", "b"), "metadata": {"k": ["v"]},
-            "temperature": 0.5}
+            "temperature": 0.5, "tools": tools, "response_format": {"type": "json_object"}}
     snap = _core.private_body(body, True)
     assert (type(snap) is bytes) == (encoder == "orjson")
     body["messages"].append({"role": "assistant", "content": "a"})
     body["messages"][0]["content"][0]["text"] = "changed"
-    body["metadata"]["k"].append("w")
-    assert _core.body_of(snap) == {"model": "m", "messages": turns, "stop": ["a", "b"], "metadata": {"k": ["v"]},
-                                   "temperature": 0.5}
+    # Only what the writer reads is kept: the model, the prompt keys, the sampling
+    # parameters; tools, metadata and the like are never recorded, so never copied.
+    assert _core.body_of(snap) == {"model": "m", "messages": turns, "stop": ["a", "b"], "temperature": 0.5,
+                                   "response_format": {"type": "json_object"}}
+    body["response_format"]["type"] = "text"
+    assert _core.body_of(snap)["response_format"] == {"type": "json_object"}
     assert type(_core.private_body({"messages": turns[:3]}, True)) is dict      # short: copied
-    assert _core.body_of(_core.private_body(body, False)) == {"model": "m", "stop": ["a", "b"],
-                                                              "metadata": {"k": ["v", "w"]}, "temperature": 0.5}
+    assert _core.body_of(_core.private_body(body, False)) == {"model": "m", "stop": ["a", "b"], "temperature": 0.5,
+                                                              "response_format": {"type": "text"}}
 
 
 def test_a_body_that_is_not_json_is_copied_container_by_container():
@@ -207,11 +212,11 @@ def test_a_body_that_is_not_json_is_copied_container_by_container():
     body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, m]}],
             "stop": ("a", "b"), "stream_gen": gen}
     out = _core.body_of(_core.private_body(body, True))
-    assert out == {**body, "stop": ["a", "b"]}
+    assert out == {"model": "m", "messages": body["messages"], "stop": ["a", "b"]}   # stream_gen: not read
     assert out["messages"] is not body["messages"] and out["messages"][0] is not body["messages"][0]
     assert out["messages"][0]["content"] is not body["messages"][0]["content"]
     assert out["messages"][0]["content"][0]["text"] is text and out["messages"][0]["content"][1] is m
-    assert out["stream_gen"] is gen and list(gen) == [1, 2]           # never iterated: the SDK reads it
+    assert list(gen) == [1, 2]           # never iterated: the SDK reads it
     deep: list = []
     node = deep
     for _ in range(200):
