@@ -34,6 +34,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _fake  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "How does prompt caching work? Keep it short."}]
+# An agent's request: ten tools with small JSON schemas (bench/lockstep.py's "chat_tools").
+TOOLS = [{"type": "function", "function": {
+    "name": f"tool_{i}", "description": "Look something up.",
+    "parameters": {"type": "object", "required": ["query"], "properties": {
+        "query": {"type": "string", "description": "What to look up."},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+        "scope": {"type": "string", "enum": ["docs", "tickets", "billing"]}}}}} for i in range(10)]
 LONG_STREAM = 1050  # chunks per stream in the per-chunk measurement
 
 
@@ -46,6 +53,9 @@ def make_rows(oc: Any, ac: Any, oc_long: Any = None, ac_long: Any = None) -> dic
         for _chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
             n += 1
         return n
+
+    def chat_tools():
+        return oc.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS)
 
     def responses():
         return oc.responses.create(model="gpt-4o-mini", input="How does prompt caching work?")
@@ -61,6 +71,7 @@ def make_rows(oc: Any, ac: Any, oc_long: Any = None, ac_long: Any = None) -> dic
 
     rows = {
         "chat": chat,
+        "chat_tools": chat_tools,
         "chat_stream": chat_stream,
         "responses": responses,
         "messages": messages,

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _worker  # noqa: E402
 
-ROWS = ("chat", "responses", "messages")
+ROWS = ("chat", "chat_tools", "responses", "messages")     # chat_tools: the same chat with ten tools
 
 
 def lockstep(first, second, n: int) -> float:
