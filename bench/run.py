@@ -322,14 +322,20 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
         """
         per = []
         for _ in range(chunks):
-            W.wake_at, W.linger, W.maxsize, W.assist_at = 10**9, 3600.0, max(W.maxsize, chunk * 3), 10**9
+            pause_writer()
             t0 = time.perf_counter()
             for i in range(chunk):
                 body(i)
             per.append((time.perf_counter() - t0) / chunk * 1e6)
-            W.wake_at, W.linger, W.assist_at = saved[0], saved[1], saved[3]
+            resume_writer()
             tokentrail.flush(timeout=120)
         return statistics.median(per)
+
+    def pause_writer() -> None:
+        W.wake_at, W.linger, W.maxsize, W.assist_at = 10**9, 3600.0, max(W.maxsize, chunk * 3), 10**9
+
+    def resume_writer() -> None:
+        W.wake_at, W.linger, W.assist_at = saved[0], saved[1], saved[3]
 
     def deferred(i):
         _sample_call(start_call, i).finish()
@@ -356,13 +362,13 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
             replay()
         tokentrail.flush()
         res["plain_call_caller_us"] = timed(lambda i: replay())
-        W.wake_at, W.linger, W.assist_at = 10**9, 3600.0, 10**9
+        pause_writer()
         for _ in range(chunk):
             replay()
+        resume_writer()
         t0 = time.perf_counter()
         tokentrail.flush()
         res["plain_call_writer_us"] = (time.perf_counter() - t0) / chunk * 1e6
-        W.wake_at, W.linger, W.assist_at = saved[0], saved[1], saved[3]
         calls = []
         for i in range(chunk):
             c = _sample_call(start_call, i)

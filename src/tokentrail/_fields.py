@@ -101,10 +101,11 @@ def is_plain_model(obj: Any) -> bool:
     return obj is not None and type(obj) is not dict and _is_plain_model(type(obj))
 
 
-def fields_of(obj: Any) -> Any:
+def fields_of(obj: Any, data_only: bool = False) -> Any:
     """Something with ``.get(key, default)`` over ``obj``'s fields: the dict itself, a
     pydantic model's field values (declared and extra) as a dict, else a view through
-    :func:`field`. None reads as empty."""
+    :func:`field`. None reads as empty. ``data_only``: the caller never asks for a
+    property, so a model whose class has some is read as a dict too."""
     if obj is None:
         return _EMPTY
     if type(obj) is dict:
@@ -113,7 +114,7 @@ def fields_of(obj: Any) -> Any:
     plain = _plain_model.get(cls)
     if plain is None:
         plain = _is_plain_model(cls)
-    if plain:
+    if plain or (data_only and _is_pydantic2(cls)):     # data_only: properties are never asked for
         # Like field()'s model branch, written out in both: they run many times per call.
         try:
             d = obj.__dict__
@@ -131,16 +132,4 @@ def data_fields(obj: Any) -> Any:
     never for a property: a pydantic v2 model's field values as a dict even when its class
     defines properties (openai's ``Response.output_text``), instead of a view that reads
     every field through :func:`field`."""
-    if obj is not None and type(obj) is not dict:
-        cls = type(obj)
-        pyd = _pydantic2.get(cls)
-        if pyd is None:
-            pyd = _is_pydantic2(cls)
-        if pyd:
-            try:
-                d = obj.__dict__
-                extra = obj.__pydantic_extra__
-                return {**d, **extra} if extra else d
-            except Exception:
-                pass
-    return fields_of(obj)
+    return fields_of(obj, True)

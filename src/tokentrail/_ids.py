@@ -20,13 +20,16 @@ _CLEAR = ~((0xF << 76) | (0x3 << 62))
 _MS_MASK = (1 << 48) - 1
 
 
+def _fmt(n: int) -> str:
+    # bytes.hex with a separator makes the three middle groups in one call: ~30% faster
+    # than slicing one 32-digit string five times.
+    b = n.to_bytes(16, "big")
+    return b[:4].hex() + "-" + b[4:10].hex("-", 2) + "-" + b[10:].hex()
+
+
 def new_id() -> str:
     """A random version-4 UUID string."""
-    # bytes.hex with a separator makes the three middle groups in one call (~30% faster
-    # than slicing one 32-digit string five times); the line is written out in both
-    # functions because a Python call would cost as much as the formatting.
-    b = ((getrandbits(128) & _CLEAR) | _V4_BITS).to_bytes(16, "big")
-    return b[:4].hex() + "-" + b[4:10].hex("-", 2) + "-" + b[10:].hex()
+    return _fmt((getrandbits(128) & _CLEAR) | _V4_BITS)
 
 
 def new_event_id(epoch: float) -> str:
@@ -35,5 +38,4 @@ def new_event_id(epoch: float) -> str:
         ms = int(epoch * 1000) & _MS_MASK
     except (TypeError, ValueError, OverflowError):   # a start time given as inf / nan / junk
         return new_id()
-    b = ((ms << 80) | (getrandbits(80) & _CLEAR) | _V7_BITS).to_bytes(16, "big")
-    return b[:4].hex() + "-" + b[4:10].hex("-", 2) + "-" + b[10:].hex()
+    return _fmt((ms << 80) | (getrandbits(80) & _CLEAR) | _V7_BITS)

@@ -62,11 +62,7 @@ def hand_off(item: Any, sink: Any = None) -> dict | None:
         if ev is not None:
             emit(ev, sink)
         return ev
-    if sink is None:
-        sink = SETTINGS.sink            # current_sink() without the call, once resolved
-        if sink is None:
-            sink = _config.current_sink()
-    WRITER.put(sink, item)
+    WRITER.put(sink if sink is not None else _config.current_sink(), item)
     return None
 
 

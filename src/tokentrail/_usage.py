@@ -133,15 +133,9 @@ def _read_openai_responses(g: Any, u: dict) -> None:
 def _read_anthropic(g: Any) -> dict:
     """Anthropic: ``input_tokens`` EXCLUDES cache reads and writes; they are added back.
     The whole is built from its parts, so no subset can exceed it (nothing to clamp);
-    ``total_tokens`` is left to :func:`normalize_usage`.
-
-    An SDK usage object holds validated ints (or None): those are taken as they are, and
-    only anything else goes through :func:`count` (a function call per count was a
-    sixth of this reader's work)."""
-    v = g("input_tokens")
-    uncached = v if type(v) is int and v >= 0 else count(v)
-    v = g("cache_read_input_tokens")
-    read = v if type(v) is int and v >= 0 else count(v)
+    ``total_tokens`` is left to :func:`normalize_usage`."""
+    uncached = count(g("input_tokens"))
+    read = count(g("cache_read_input_tokens"))
     split = g("cache_creation")
     if split is None:
         write_5m = write_1h = 0
@@ -149,10 +143,8 @@ def _read_anthropic(g: Any) -> dict:
         sg = fields_of(split).get
         write_5m = count(sg("ephemeral_5m_input_tokens"))
         write_1h = count(sg("ephemeral_1h_input_tokens"))
-    v = g("cache_creation_input_tokens")
-    write = (v if type(v) is int and v >= 0 else count(v)) or (write_5m + write_1h)
-    v = g("output_tokens")
-    completion = v if type(v) is int and v >= 0 else count(v)
+    write = count(g("cache_creation_input_tokens")) or (write_5m + write_1h)
+    completion = count(g("output_tokens"))
     details = g("output_tokens_details")
     reasoning = 0 if details is None else min(count(fields_of(details).get("thinking_tokens")), completion)
     u = {"prompt_tokens": uncached + read + write, "completion_tokens": completion, "total_tokens": 0,

@@ -36,9 +36,6 @@ from .._fields import field as get
 from .. import _recorder
 from .._recorder import Call, start_call
 from .._trace import BudgetExceeded, current_trace
-from .._trace import _current
-
-_open_trace = _current.get      # current_trace() without the call
 
 logger = logging.getLogger("tokentrail")
 
@@ -105,31 +102,20 @@ class Endpoint:
         so plain text messages are kept as they are instead of being copied again."""
         if self.messages is None:
             return None
-        system = self.system
-        if system is None:
-            msgs = []
-        else:
-            plain = type(system) is str and not system.startswith("data:")
-            msgs = [{"role": "system", "content": system if plain else jsonable(system)}]
-        for m in self.messages:         # a loop, not a comprehension calling a function per message
-            if type(m) is dict and private:
-                for v in m.values():
-                    if type(v) is not str or v.startswith("data:"):
-                        m = jsonable(m)
-                        break
-                msgs.append(m)
-            else:
-                msgs.append(_copy_message(m))
+        msgs = [] if self.system is None else [{"role": "system", "content": jsonable(self.system)}]
+        for m in self.messages:         # a loop, not a comprehension: no function object per call (3.11)
+            msgs.append(_copy_message(m, private))
         return msgs
 
 
-def _copy_message(m: Any) -> Any:
-    # The common message, {"role": ..., "content": "text"}, is copied without the general walk.
+def _copy_message(m: Any, private: bool = False) -> Any:
+    # The common message, {"role": ..., "content": "text"}, is copied without the general
+    # walk (``private``: it is a private copy already, and is kept as it is).
     if type(m) is dict:
         for v in m.values():
             if type(v) is not str or v.startswith("data:"):
                 return jsonable(m)
-        return dict(m)
+        return m if private else dict(m)
     return jsonable(m)
 
 
@@ -405,10 +391,8 @@ def private_body(body: dict, capture: bool) -> Any:
     20-message conversation costs it 2.6 µs more where the copy costs ~40. Tools are not
     copied at all: ten tools with their schemas cost the old whole-body copy ~30 µs."""
     keep = _BODY_KEYS if capture else _BODY_KEYS_NO_CONTENT
-    if _oj_dumps is not None:
-        msgs = body.get("messages") if capture else None
-        if msgs is None and capture:
-            msgs = body.get("input")
+    if capture and _oj_dumps is not None:
+        msgs = body.get("messages") or body.get("input")
         if type(msgs) is list and len(msgs) > _ORJSON_FROM:
             try:
                 return _oj_dumps({k: v for k, v in body.items() if k in keep})
@@ -447,8 +431,7 @@ class Deferred:
 
     def to_event(self) -> dict | None:
         st = self.st
-        body = self.body
-        ep = st.adapter.plan(None, self, False, st, _oj_loads(body) if type(body) is bytes else body)   # body_of
+        ep = st.adapter.plan(None, self, False, st, body_of(self.body))
         if ep is None:
             return None
         call = _start(st, ep, self)
@@ -469,7 +452,7 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
     None (also when preparing it fails: logged, and the call is recorded the usual way).
     Caller's thread: only cheap tests, the times and the private body."""
     try:
-        if kwargs.get("stream") or _open_trace() is not None:
+        if kwargs.get("stream") or current_trace() is not None:
             return None
         s = SETTINGS
         if s.budget_usd is not None or s.max_calls is not None:
