@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import sys
 import threading
+import weakref
 from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -466,16 +467,25 @@ def sqlite_row(event: dict, namespace: str | None = None) -> tuple:
     inp = g("input")
     usage = g("usage")
     u = usage.get if type(usage) is dict else {}.get
-    eid = g("id")
-    lat = g("latency_ms")
+    eid, tid, pid, ns, typ, name, provider, model, start, end, status, lat, cost = (
+        g("id"), g("traceId"), g("parentId"), g("namespace"), g("type"), g("name"), g("provider"), g("model"),
+        g("startTime"), g("endTime"), g("status"), g("latency_ms"), g("cost"))
+    pt, ct, tt, cached, cw, rt = (u("prompt_tokens"), u("completion_tokens"), u("total_tokens"),
+                                  u("cached_tokens"), u("cache_write_tokens"), u("reasoning_tokens"))
+    S, I = str, int     # a recorded event's values have their columns' types: coerce only the others
     return (
-        _text(eid) if eid is not None else _fresh_id(), _text(g("traceId")) or "", _text(g("parentId")),
-        namespace or _text(g("namespace")) or "default", _text(g("type")), _text(g("name")),
-        _text(g("provider")), _text(inp.get("model")) if type(inp) is dict else None, _text(g("model")),
-        _text(g("startTime")), _text(g("endTime")), _text(g("status")),
-        _int(u("prompt_tokens")), _int(u("completion_tokens")), _int(u("total_tokens")),
-        _int(u("cached_tokens")), _int(u("cache_write_tokens")), _int(u("reasoning_tokens")),
-        _real(g("cost")), None if lat is None else _int(lat), dumps(event),
+        (eid if type(eid) is S else _text(eid)) if eid is not None else _fresh_id(),
+        (tid if type(tid) is S else _text(tid)) or "", pid if pid is None or type(pid) is S else _text(pid),
+        namespace or (ns if type(ns) is S else _text(ns)) or "default",
+        typ if type(typ) is S else _text(typ), name if type(name) is S else _text(name),
+        provider if type(provider) is S else _text(provider),
+        _text(inp.get("model")) if type(inp) is dict else None, model if type(model) is S else _text(model),
+        start if type(start) is S else _text(start), end if type(end) is S else _text(end),
+        status if type(status) is S else _text(status),
+        pt if type(pt) is I else _int(pt), ct if type(ct) is I else _int(ct), tt if type(tt) is I else _int(tt),
+        cached if type(cached) is I else _int(cached), cw if type(cw) is I else _int(cw),
+        rt if type(rt) is I else _int(rt), _real(cost), None if lat is None else lat if type(lat) is I else _int(lat),
+        dumps(event),
     )
 
 
@@ -553,6 +563,99 @@ def sqlite_connect(path: str, *, timeout: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+class _Checkpointer:
+    """Copies a WAL database's committed pages into the database file on a thread of its
+    own, with a connection of its own: SQLite lets go of the GIL meanwhile, so the copy
+    (a fifth of the writer's time per row when SQLite does it at commit) runs beside the
+    writer. The writer's connection checkpoints only through :meth:`before_write`.
+
+    A passive checkpoint never waits for, nor blocks, a writer or a reader; but while the
+    writer keeps writing it is always a transaction behind, and the WAL can only start
+    over once every frame in it is copied. So after ``WAL_ROWS`` rows (~60 MB of WAL) the
+    writer waits for the thread and copies the rest itself before its next transaction,
+    which then starts the WAL over (unless a reader still holds an older snapshot).
+    The thread ends after ``IDLE_SECONDS`` with nothing to do and starts again when asked;
+    if it cannot open the database, the writer's connection checkpoints as SQLite would.
+    """
+
+    #: Rows committed between two requests (~7 MB of WAL): small batches do not each pay
+    #: a checkpoint's fsync.
+    ROWS = 5_000
+    WAL_ROWS = 40_000
+    IDLE_SECONDS = 10.0
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path, self.timeout = path, timeout
+        self.rows = 0                       # since the last request
+        self.unchecked = 0                  # since the writer's last complete checkpoint
+        self.wake = threading.Event()
+        self.running = threading.Lock()     # held while a checkpoint runs
+        self.lock = threading.Lock()        # guards starting and stopping the thread
+        self.thread: threading.Thread | None = None
+        self.stopped = self.failed = False
+
+    def before_write(self, conn: sqlite3.Connection) -> None:
+        """On the writer thread, before a transaction."""
+        if self.unchecked >= self.WAL_ROWS:
+            with self.running:
+                try:
+                    busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:
+                    return      # not this batch's problem: its own statements will say if it is
+            if busy == 0 and log == done:
+                self.unchecked = 0
+
+    def committed(self, conn: sqlite3.Connection, rows: int) -> None:
+        """On the writer thread, after a commit."""
+        if self.failed:
+            self.failed = False
+            self.stopped = True
+            conn.execute("PRAGMA wal_autocheckpoint=1000")     # SQLite's default
+            return
+        self.rows += rows
+        self.unchecked += rows
+        if self.rows < self.ROWS or self.stopped:
+            return
+        self.rows = 0
+        self.wake.set()
+        with self.lock:
+            if (self.thread is None or not self.thread.is_alive()) and not self.stopped:
+                self.thread = threading.Thread(target=self._run, name="tokentrail-sqlite-checkpoint", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        # Every SQLite call here holds ``running``, which a fork waits for (see
+        # _hold_sqlite_for_fork): a child must not inherit SQLite's mutexes mid-call.
+        conn = None
+        try:
+            while self.wake.wait(self.IDLE_SECONDS) and not self.stopped:
+                self.wake.clear()
+                with self.running:
+                    if conn is None:
+                        try:
+                            conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
+                                                   isolation_level=None)
+                        except sqlite3.Error:
+                            self.failed = True
+                            return
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:
+                        pass    # the next request, or the writer's before_write, does it
+        finally:
+            if conn is not None:
+                with self.running:
+                    conn.close()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            thread = self.thread
+        self.wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.timeout + 5)
+
+
 class SqliteSink:
     """Store events in a SQLite database (WAL, busy timeout: several processes may write).
 
@@ -565,14 +668,20 @@ class SqliteSink:
         self.namespace = namespace
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        _sqlite_sinks.add(self)
 
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
             self.after_fork()
         if self._conn is None:
-            self._conn = sqlite_connect(self.path, timeout=self.timeout)
+            conn = sqlite_connect(self.path, timeout=self.timeout)
+            if self._checkpointer is None and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = _Checkpointer(self.path, self.timeout)
+            self._conn = conn
         return self._conn
 
     def write(self, event: dict) -> None:
@@ -590,7 +699,10 @@ class SqliteSink:
         k = ROWS_PER_INSERT
         with self._lock:
             conn = self._connection()
+            cp = self._checkpointer
             try:
+                if cp is not None:
+                    cp.before_write(conn)
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error:
                 self._drop_connection()   # e.g. locked, or the file went away: reconnect next time
@@ -601,6 +713,8 @@ class SqliteSink:
                 for j in range(0, len(events), k):
                     _insert_rows(conn, _rows(events[j:j + k], ns))
                 conn.execute("COMMIT")
+                if cp is not None:
+                    cp.committed(conn, len(events))
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")
@@ -610,6 +724,9 @@ class SqliteSink:
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
+        cp, self._checkpointer = self._checkpointer, None
+        if cp is not None:
+            cp.stop()
         if conn is not None:
             try:
                 conn.close()
@@ -624,13 +741,45 @@ class SqliteSink:
             self._drop_connection()
 
     def after_fork(self) -> None:
-        # A connection must not cross fork(); drop (do not close) the parent's.
-        self._conn = None
+        # A connection must not cross fork(); drop (do not close) the parent's. Its
+        # checkpoint thread did not cross it either.
+        self._conn = self._checkpointer = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"SqliteSink({self.path!r})"
+
+
+# A thread inside SQLite when the process forks may hold one of SQLite's process-wide
+# mutexes; the child would wait for it forever on its first connection. So a fork waits
+# (a little) for the sinks' writes and checkpoints in progress to end.
+_sqlite_sinks: weakref.WeakSet = weakref.WeakSet()
+_held_for_fork: list = []
+
+
+def _hold_sqlite_for_fork() -> None:
+    for sink in list(_sqlite_sinks):
+        if sink._pid != os.getpid():
+            continue
+        cp = sink._checkpointer
+        for lock in (sink._lock, cp.running if cp is not None else None):
+            if lock is not None and lock.acquire(timeout=2.0):
+                _held_for_fork.append(lock)
+
+
+def _release_after_fork() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
+def _forget_after_fork() -> None:
+    _held_for_fork.clear()      # the child's sinks make new locks (SqliteSink.after_fork)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hold_sqlite_for_fork, after_in_parent=_release_after_fork,
+                        after_in_child=_forget_after_fork)
 
 
 # --------------------------------------------------------------------------- resolution
