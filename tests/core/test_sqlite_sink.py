@@ -191,3 +191,33 @@ def test_forked_child_starts_its_own_checkpoint_thread(tmp_path, monkeypatch):
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 40
     con.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_waits_for_a_checkpoint_in_progress(tmp_path):
+    # A child forked while a thread is inside SQLite could inherit one of SQLite's
+    # process-wide mutexes, held forever: the fork waits for the checkpoint to end.
+    sink = SqliteSink(f"sqlite:///{tmp_path / 'w.db'}")
+    sink.write_batch([_event(i) for i in range(5)])
+    cp = sink._checkpointer
+    state = {"done": False}
+    inside = threading.Event()
+
+    def checkpoint():
+        with cp.running:
+            inside.set()
+            time.sleep(0.2)
+            state["done"] = True
+
+    t = threading.Thread(target=checkpoint)
+    t.start()
+    assert inside.wait(5)
+    pid = os.fork()
+    if pid == 0:        # pragma: no cover - child
+        os._exit(0 if state["done"] else 3)
+    _, status = os.waitpid(pid, 0)
+    t.join()
+    assert os.waitstatus_to_exitcode(status) == 0      # the child saw the checkpoint finished
+    assert cp.running.acquire(timeout=1)                # and the parent got the lock back
+    cp.running.release()
+    sink.close()
