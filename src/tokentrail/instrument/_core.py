@@ -405,6 +405,8 @@ def private_body(body: dict, capture: bool) -> Any:
         elif type(v) in _CONTAINERS:
             out[k] = _tree(v, 1)
     return out
+
+
 def body_of(snapshot: Any) -> dict:
     """The request body a :func:`private_body` snapshot holds."""
     return _oj_loads(snapshot) if type(snapshot) is bytes else snapshot
