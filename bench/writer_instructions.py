@@ -23,12 +23,16 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import _instructions  # noqa: E402
+
 EVENTS = 2000
+ROWS = ("chat", "chat_tools", "responses", "messages")
 
 
 def child(row: str, n: int) -> None:
     """Run inside valgrind: queue events of ``row``, then build ``n`` of them in ``sorted``."""
-    sys.path.insert(0, HERE)
     import _fake
     import _worker
     import tokentrail
@@ -63,25 +67,25 @@ def count(row: str, python: str) -> int:
             env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{row}: the counted run failed:\n{proc.stderr.strip()[-2000:]}")
-        with open(out) as f:
-            for line in f:
-                if line.startswith("totals:"):
-                    return int(line.split()[1])
-    raise SystemExit(f"{row}: callgrind wrote no totals")
+        return _instructions._totals(out)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python bench/writer_instructions.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("rows", nargs="*", default=["messages"], choices=["chat", "chat_tools", "responses", "messages"],
-                   metavar="ROW", help="chat, chat_tools, responses or messages (default: messages)")
+    p.add_argument("rows", nargs="*", metavar="ROW", help="chat, chat_tools, responses or messages (default: messages)")
     p.add_argument("--py", default=sys.executable, metavar="PATH", help="the Python to count (default: this one)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.rows = args.rows or ["messages"]
+    unknown = [r for r in args.rows if r not in ROWS]
+    if unknown:
+        p.error(f"unknown row {unknown[0]!r}: choose from {', '.join(ROWS)}")
     if args.child:
         child(args.rows[0], EVENTS)
         return 0
-    if not shutil.which("valgrind"):
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+    why = _instructions.available()
+    if why is not None:
+        print(why, file=sys.stderr)
         return 1
     for row in args.rows:
         total = count(row, args.py)
