@@ -178,24 +178,14 @@ class Call:
         if self.budget_crossed:
             metadata["budget_exceeded"] = True
 
-        params = self.params
+        prompt, messages = self.prompt, self.messages
         if capture:
-            prompt = self.prompt
             if prompt is None:
-                prompt = flatten_messages(self.messages, self.system)
-            inp: dict = {"model": self.request_model or model, "prompt": prompt}
-            if self.messages is not None:
-                inp["messages"] = self.messages if self.messages_json else jsonable(self.messages)
-            out: dict = {} if self.response_text is None else {"response": self.response_text}
-        else:
-            inp = {"model": self.request_model or model, "prompt": ""}
-            if params and "prediction" in params:       # predicted outputs are user text
-                params = {k: v for k, v in params.items() if k != "prediction"}
-            out = {}
-        if params:
-            inp["params"] = params
-        if self.finish_reason is not None:
-            out["finish_reason"] = self.finish_reason
+                prompt = flatten_messages(messages, self.system)
+            if messages is not None and not self.messages_json:
+                messages = jsonable(messages)
+        inp, out = event_io(capture, self.request_model or model, prompt, messages, self.params, self.response_text,
+                            self.finish_reason)
 
         # One literal in the written order; the optional fields it holds are removed
         # below when absent (cheaper than adding the rest one key at a time).
@@ -241,6 +231,28 @@ class Call:
         ev["schema_version"] = SCHEMA_VERSION
         self.event = ev
         return ev
+
+
+def event_io(capture: bool, model: str, prompt: str, messages: list | None, params: dict | None,
+             response_text: str | None, finish_reason: str | None) -> tuple[dict, dict]:
+    """An event's ``input`` and ``output`` blocks (``messages`` JSON-safe already). Without
+    content capture they hold no prompt or completion text (``prompt`` and ``messages``
+    are not read), nor a predicted output, which is user text too."""
+    if capture:
+        inp: dict = {"model": model, "prompt": prompt}
+        if messages is not None:
+            inp["messages"] = messages
+        out: dict = {} if response_text is None else {"response": response_text}
+    else:
+        inp = {"model": model, "prompt": ""}
+        if params and "prediction" in params:
+            params = {k: v for k, v in params.items() if k != "prediction"}
+        out = {}
+    if params:
+        inp["params"] = params
+    if finish_reason is not None:
+        out["finish_reason"] = finish_reason
+    return inp, out
 
 
 def _close(a: float, b: float) -> bool:
@@ -417,4 +429,4 @@ def _guess_provider(model: str) -> str:
     return "unknown"
 
 
-__all__ = ["Call", "start_call", "log_event", "emit"]
+__all__ = ["Call", "start_call", "log_event", "emit", "event_io"]

@@ -250,3 +250,95 @@ def test_a_response_that_cannot_be_read_still_gives_an_event(oai, openai_mock, m
     [ev] = written()
     assert ev["status"] == "success" and ev["usage"]["total_tokens"] == 0
     assert "could not read the response of openai.chat.completions.create" in caplog.text
+
+
+# --------------------------------------------------------------------------- one event, either way
+#
+# A plain call's event is built by Deferred.to_event, every other call's by Call.to_event.
+# The two must write the same event for the same call: each call below is recorded once
+# deferred and once the live way (defer switched off), under each setting that shapes
+# an event, and the two are compared field by field, key order included.
+
+def _image_message() -> dict:
+    return {"role": "user", "content": [{"type": "text", "text": "what is this?"},
+                                        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 400}}]}
+
+
+def _differential_calls(openai_mock, anthropic_mock):
+    from .test_openai import completion_json
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
+    openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
+    openai_mock.post("/completions").respond(200, json=completion_json())
+    anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+    return {
+        "chat": lambda o, a: o.chat.completions.create(
+            model="gpt-5.5", messages=[{"role": "system", "content": "be brief"}, _image_message()],
+            temperature=0.2, stop=["END"], prediction={"type": "content", "content": "predicted text"},
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
+        "responses": lambda o, a: o.responses.create(model="gpt-5.5", input="hello", instructions="be brief",
+                                                    max_output_tokens=50),
+        "responses list": lambda o, a: o.responses.create(model="gpt-5.5", input=[_image_message()]),
+        "embeddings": lambda o, a: o.embeddings.create(model="text-embedding-3-small", input=["a", "b"]),
+        "completions": lambda o, a: o.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hello",
+                                                         max_tokens=7),
+        "messages": lambda o, a: a.messages.create(
+            model="claude-haiku-4-5", max_tokens=64, system=[{"type": "text", "text": "sys"}],
+            messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                      {"role": "user", "content": [{"type": "text", "text": "more"}]}],
+            stop_sequences=["END"]),
+        "beta messages": lambda o, a: a.beta.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                                                            messages=[{"role": "user", "content": "hi"}]),
+    }
+
+
+SETTINGS_CASES = {
+    "defaults": ({}, {}),
+    "no content": ({"capture_content": False}, {}),
+    "metadata and namespaces": ({"metadata": {"team": "a", "env": "test"}, "namespace": "one"},
+                                {"metadata": {"team": "b"}, "namespace": "two"}),
+    "global namespace only": ({"namespace": "one"}, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(SETTINGS_CASES))
+def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, anthropic_mock, monkeypatch):
+    from anthropic import Anthropic
+    from openai import OpenAI
+
+    from .conftest import ANT_KEY, KEY
+    configured, attached = SETTINGS_CASES[case]
+    tokentrail.configure(**configured)
+    o = tokentrail.attach(OpenAI(api_key=KEY, max_retries=0), **attached)
+    a = tokentrail.attach(Anthropic(api_key=ANT_KEY, max_retries=0), **attached)
+    from tokentrail import _hooks
+    _hooks.register_context_capturer("_request_tag", lambda: "tag-1")
+    try:
+        calls = _differential_calls(openai_mock, anthropic_mock)
+        deferred_ones = []
+        real_defer = _core.defer
+        monkeypatch.setattr(_core, "defer", lambda *args: deferred_ones.append(real_defer(*args)) or deferred_ones[-1])
+        for fn in calls.values():
+            fn(o, a)
+        deferred = list(written())
+        _config.current_sink().events.clear()
+        monkeypatch.setattr(_core, "defer", lambda *args: None)
+        for fn in calls.values():
+            fn(o, a)
+        live = written()
+    finally:
+        _hooks.unregister_context_capturer("_request_tag")
+    assert [name for name, d in zip(calls, deferred_ones) if d is None] == [] and len(deferred_ones) == len(calls)
+    assert len(deferred) == len(live) == len(calls)
+    for name, d, l in zip(calls, deferred, live):
+        assert list(stable(d)) == list(stable(l)), name          # the same fields in the same order
+        assert stable(d) == stable(l), name
+        assert d["endTime"] >= d["startTime"] and d["latency_ms"] >= 0 and d["id"] != l["id"]
+    text = str(deferred)
+    if configured.get("capture_content") is False:
+        assert "hi" not in [e["input"]["prompt"] for e in deferred] and "predicted text" not in text
+        assert "be brief" not in text and "Prompt caching" not in text
+    else:
+        assert deferred[0]["input"]["params"]["prediction"] == {"type": "content", "content": "predicted text"}
+        assert deferred[5]["input"]["prompt"] == "sys\nhi\nhello\nmore"
+    assert [e["name"] for e in deferred if not e["cost"] > 0] == [], deferred

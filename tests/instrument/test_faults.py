@@ -53,10 +53,11 @@ def chat_stream_texts(oai, openai_mock):
 
 
 @pytest.mark.parametrize("target, attr", [
-    (_recorder, "normalize_usage"),       # usage normalization
+    (_core, "normalize_usage"),           # usage normalization (of a plain call: built on the writer)
     (_config, "price_table"),             # pricing
     (_recorder, "emit"),                  # hand-off to the writer
-    (_core, "start_call"),                # starting the record
+    (_core, "event_io"),                  # the event's input and output blocks
+    (_core, "new_id"),                    # its ids
     (_core, "private_body"),              # a plain call's body snapshot (then recorded the usual way)
     (oai_adapter, "plan"),                # the adapter reading the request
     (oai_adapter, "read_chat"),           # the adapter reading the response

@@ -28,13 +28,16 @@ from typing import Any, Callable
 
 import wrapt
 
-from .. import _hooks
+from .. import _config, _hooks
 from .._config import SETTINGS
-from .._content import PARAM_KEYS, jsonable
+from .._content import PARAM_KEYS, flatten_messages, jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
+from .._ids import new_event_id, new_id
+from .._time import format_ts
+from .._usage import normalize_usage
 from .. import _recorder
-from .._recorder import Call, start_call
+from .._recorder import Call, event_io, start_call
 from .._trace import BudgetExceeded, current_trace
 
 logger = logging.getLogger("tokentrail")
@@ -436,17 +439,53 @@ class Deferred:
         ep = st.adapter.plan(None, self, False, st, body_of(self.body))
         if ep is None:
             return None
-        call = _start(st, ep, self)
-        call.done = True
-        call.end_perf = self.end_perf
-        call.end_wall = self.start_wall + (self.end_perf - self.start_perf)
-        call.model, call.usage, call.finish_reason, call.response_text = (
-            self.model, self.usage, self.finish_reason, self.response_text)
         e = self.read_error
         if e is not None:
             logger.error("tokentrail: could not read the response of %s", ep.name,
                          exc_info=(type(e), e, e.__traceback__))
-        return call.to_event()
+        capture, base_metadata, default_ns, captured = self.ctx
+        provider = st.adapter.provider
+        request_model = ep.request_model or ""
+        model = self.model or request_model
+        usage = normalize_usage(self.usage, provider)
+        cost = _config.price_table().cost(model, usage, normalized=True)
+        start, end_perf = self.start_wall, self.end_perf
+        elapsed = end_perf - self.start_perf
+        metadata: dict = {"source": "tokentrail", "fallback_attempted": False}
+        if base_metadata:
+            metadata.update(base_metadata)
+        if st.metadata:
+            metadata.update(st.metadata)
+        if capture:
+            messages = ep.snapshot(True)        # the system prompt is its first message
+            prompt = ep.prompt
+            if prompt is None:
+                prompt = flatten_messages(messages)
+        else:
+            prompt = messages = None
+        inp, out = event_io(capture, request_model or model, prompt, messages, ep.params,
+                            self.response_text, self.finish_reason)
+        ev: dict = {
+            "traceId": new_id(), "id": new_event_id(start), "type": ep.type, "name": ep.name,
+            "startTime": format_ts(start), "endTime": format_ts(start + elapsed), "level": "info",
+            "status": "success", "provider": provider, "namespace": st.namespace or default_ns, "input": inp,
+            "model": model, "output": out, "usage": usage, "cost": cost.total_usd,
+            "cost_details": cost.details(), "pricing": cost.pricing,
+        }
+        if not out:
+            del ev["output"]
+        if cost.long_context:
+            ev["pricing_tier"] = "long_context"
+        ev["latency_ms"] = int(round(elapsed * 1000))
+        ev["retry_attempt"] = 0
+        ev["fallback_model"] = None
+        ev["metadata"] = metadata
+        if st.cloud:
+            ev["cloud"] = st.cloud
+        if captured:
+            ev.update(captured)
+        ev["schema_version"] = _recorder.SCHEMA_VERSION
+        return ev
 
 
 def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
