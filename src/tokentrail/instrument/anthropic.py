@@ -120,7 +120,8 @@ def read_message(call: Call, obj: Any) -> None:
 
 #: Paths whose plain calls may be recorded after they are made (see ``_core.defer``), and
 #: the name of their response's reader (run as soon as it is returned).
-DEFER_PATHS = {"/v1/messages": "read_message", "/v1/messages?beta=true": "read_message"}   # the second: beta calls of anthropic 0.x
+#: (``?beta=true``: the beta Messages calls of anthropic 0.x.)
+DEFER_PATHS = {"/v1/messages": "read_message", "/v1/messages?beta=true": "read_message"}
 
 
 # --------------------------------------------------------------------------- streams
