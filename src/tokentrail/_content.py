@@ -18,6 +18,9 @@ PARAM_KEYS = frozenset((
     "prompt_cache_key", "dimensions", "encoding_format", "modalities", "prediction", "speed",
 ))
 
+#: Parameters that hold user text (a predicted output): recorded only with content capture.
+CONTENT_PARAMS = frozenset(("prediction",))
+
 _PLACEHOLDERS = {
     "image": "[image]", "image_url": "[image]", "input_image": "[image]",
     "input_audio": "[audio]", "audio": "[audio]", "file": "[file]", "input_file": "[file]",

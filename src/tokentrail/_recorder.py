@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from . import _config, _hooks
 from ._config import SETTINGS
-from ._content import flatten_messages, jsonable, pick_params
+from ._content import CONTENT_PARAMS, flatten_messages, jsonable, pick_params
 from ._ids import new_event_id, new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
@@ -245,8 +245,8 @@ def event_io(capture: bool, model: str, prompt: str | None, messages: list | Non
         out: dict = {} if response_text is None else {"response": response_text}
     else:
         inp = {"model": model, "prompt": ""}
-        if params and "prediction" in params:
-            params = {k: v for k, v in params.items() if k != "prediction"}
+        if params and not CONTENT_PARAMS.isdisjoint(params):
+            params = {k: v for k, v in params.items() if k not in CONTENT_PARAMS}
         out = {}
     if params:
         inp["params"] = params

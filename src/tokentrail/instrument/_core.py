@@ -30,7 +30,7 @@ import wrapt
 
 from .. import _config, _hooks
 from .._config import SETTINGS
-from .._content import PARAM_KEYS, flatten_messages, jsonable
+from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .._ids import new_event_id, new_id
@@ -279,10 +279,6 @@ def _rewatch(helper: Any, opened: list, is_async: bool) -> None:
 
 # --------------------------------------------------------------------------- the request hook
 
-#: Recordable parameters that carry prompt or completion text (dropped when capture is off).
-_CONTENT_PARAMS = frozenset(("prediction",))
-
-
 def _split(args: tuple, kwargs: dict) -> tuple[Any, bool]:
     options = args[1] if len(args) > 1 else kwargs.get("options")
     return options, bool(kwargs.get("stream", False))      # keyword-only in every SDK version
@@ -324,7 +320,7 @@ def _start(st: AttachState, ep: Endpoint, d: "Deferred | None") -> Call:
     capture = SETTINGS.capture_content if d is None else d.ctx[0]
     params = ep.params
     if params and not capture:
-        params = {k: v for k, v in params.items() if k not in _CONTENT_PARAMS}
+        params = {k: v for k, v in params.items() if k not in CONTENT_PARAMS}
     # The prompt is flattened from the snapshot later, off the caller's thread (the
     # recorder does it now only when a trace needs it to number retries).
     messages = ep.snapshot(d is not None) if (capture or (d is None and current_trace() is not None)) else None
@@ -468,8 +464,8 @@ class Deferred:
         model = self.model or request_model
         usage = normalize_usage(self.usage, provider)
         cost = _config.price_table().cost(model, usage, normalized=True)
-        start, end_perf = self.start_wall, self.end_perf
-        elapsed = end_perf - self.start_perf
+        start = self.start_wall
+        elapsed = self.end_perf - self.start_perf
         metadata: dict = {"source": "tokentrail", "fallback_attempted": False}
         if base_metadata:
             metadata.update(base_metadata)
