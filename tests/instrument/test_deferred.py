@@ -205,6 +205,24 @@ def test_private_body_is_out_of_the_callers_reach(encoder, monkeypatch):
                                                               "response_format": {"type": "text"}}
 
 
+def test_a_long_conversation_with_the_sdks_omit_sentinels_is_encoded_not_copied():
+    # anthropic >= 2 sends every optional field, most as its `omit` sentinel, which is not
+    # JSON: the snapshot leaves the sentinels out (the writer reads them as absent) rather
+    # than falling back to copying the whole conversation container by container.
+    if _core._oj_dumps is None:
+        pytest.skip("orjson is not installed")
+    import anthropic
+    from openai import NOT_GIVEN
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(12)]
+    body = {"max_tokens": 256, "messages": copy.deepcopy(turns), "model": "claude-haiku-4-5",
+            "system": anthropic.omit, "temperature": anthropic.omit, "stop_sequences": NOT_GIVEN,
+            "top_k": None, "tools": anthropic.omit}
+    snap = _core.private_body(body, True)
+    assert type(snap) is bytes
+    body["messages"].append({"role": "user", "content": "later"})
+    assert _core.body_of(snap) == {"max_tokens": 256, "messages": turns, "model": "claude-haiku-4-5"}
+
+
 def test_a_body_that_is_not_json_is_copied_container_by_container():
     class Model:                     # an SDK object in the messages: shared, not converted
         pass

@@ -30,7 +30,7 @@ import wrapt
 
 from .. import _config, _hooks
 from .._config import SETTINGS
-from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable
+from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable, not_given
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .._ids import new_event_id, new_id
@@ -407,8 +407,8 @@ def private_body(body: dict, capture: bool) -> Any:
     if capture and _oj_dumps is not None:
         msgs = body.get("messages") or body.get("input")
         if type(msgs) is list and len(msgs) > _ORJSON_FROM:
-            try:
-                return _oj_dumps({k: v for k, v in body.items() if k in keep})
+            try:            # without the SDKs' "not given" sentinels, which are not JSON
+                return _oj_dumps({k: v for k, v in body.items() if k in keep and not not_given(v)})
             except TypeError:   # not JSON (an SDK model, bytes, a generator...): copy instead
                 pass
     out = body.copy()           # then one pass: drop what is not read, copy the containers kept
