@@ -158,14 +158,6 @@ def _param_kind(t: type) -> int:
     return kind
 
 
-def not_given(value: Any) -> bool:
-    """True for None and the SDKs' "not given" sentinels (``NotGiven``, ``Omit``)."""
-    kind = _param_kinds.get(type(value))
-    if kind is None:
-        kind = _param_kind(type(value))
-    return kind == _SKIP
-
-
 #: The parameter keys of each request shape seen (its keys in order -> those in PARAM_KEYS):
 #: a request body holds many more keys than parameters (anthropic >= 2 sends every
 #: optional field, most as its "omit" sentinel), and one tuple lookup replaces a set

@@ -30,7 +30,7 @@ import wrapt
 
 from .. import _config, _hooks
 from .._config import SETTINGS
-from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable, not_given
+from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .._ids import new_event_id, new_id
@@ -353,7 +353,7 @@ except ImportError:                             # optional (tokentrail[fast])
 
 _CONTAINERS = frozenset((dict, list, tuple))
 #: Request keys that hold prompt text, left out of a private body when content is not captured.
-_CONTENT_KEYS = frozenset(("messages", "input", "system", "instructions", "prompt", "prediction"))
+_CONTENT_KEYS = frozenset(("messages", "input", "system", "instructions", "prompt")) | CONTENT_PARAMS
 #: The request keys the writer reads (the adapters' ``plan``: the model, the prompt keys
 #: and the sampling parameters); the rest (tools and their JSON schemas, metadata,
 #: response formats...) is never recorded, so it is neither kept nor copied.
@@ -408,7 +408,7 @@ def private_body(body: dict, capture: bool) -> Any:
         msgs = body.get("messages") or body.get("input")
         if type(msgs) is list and len(msgs) > _ORJSON_FROM:
             try:            # without the SDKs' "not given" sentinels, which are not JSON
-                return _oj_dumps({k: v for k, v in body.items() if k in keep and not not_given(v)})
+                return _oj_dumps({k: v for k, v in body.items() if k in keep and given(v)})
             except TypeError:   # not JSON (an SDK model, bytes, a generator...): copy instead
                 pass
     out = body.copy()           # then one pass: drop what is not read, copy the containers kept
