@@ -11,9 +11,10 @@ Everything is measured in one run on this machine and printed as one table; the 
 numbers go to ``bench-results.json`` (or ``--json PATH``). The SDK calls are the real
 ``openai`` / ``anthropic`` clients on an in-process transport (bench/_fake.py), so the
 network is out of the picture: "bare" runs in a process that never imports tokentrail,
-"attached" in one where every client is ``tokentrail.attach``-ed and writes JSONL; the
-two alternate round by round and the ratio is the median of adjacent pairs, so drift
-on a busy machine cancels out. Attached rounds end with ``tokentrail.flush()`` inside
+"attached" in one where every client is ``tokentrail.attach``-ed and writes JSONL;
+three processes of each kind (two with ``--quick``) take turns round by round (so drift
+on a busy machine touches them all alike) and the ratio is that of the medians of all
+their rounds. Attached rounds end with ``tokentrail.flush()`` inside
 the timing: the work the writer thread does for those calls is paid for in the row.
 The "instructions" section runs the same calls under valgrind's callgrind
 (bench/_instructions.py) for a count that does not move with the machine's load.
@@ -121,33 +122,45 @@ def _load() -> list[float] | None:
 def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
     from _compare import PACKAGES
     modes = ["bare", "attached"] + ([f"compare:{n}" for n in PACKAGES] if compare else [])
-    # "control": a second bare process in the same rounds. Its ratio to "bare" is what the
+    # Several processes per mode: one process's speed depends on where its heap and code
+    # landed (measured here: the same bare call 0.40-0.47 ms from one fresh process to the
+    # next, steady within each), so one process per mode compares two draws of that luck.
+    # "control": more bare processes in the same rounds. Their ratio to "bare" is what the
     # method reads when nothing differs (an A/A run): the noise floor of the ratio column.
-    workers = {m: WorkerProc(m) for m in modes}
-    workers["control"] = WorkerProc("bare")
+    procs = 2 if quick else 3
+    workers = {(m, i): WorkerProc(m) for m in modes + ["control"] for i in range(procs)}
     mw = WorkerProc("mixed")                          # starts alongside (start-up is ~3 s of imports)
     try:
-        status = {m: w.wait_ready() for m, w in workers.items()}
+        status = {}
+        for (m, i), w in workers.items():
+            got = w.wait_ready()
+            if i == 0 or not got.get("ready"):
+                status[m] = got
         live = [m for m in modes + ["control"] if status[m].get("ready")]
         if "bare" not in live:
             raise RuntimeError(f"the bare worker could not start: {status['bare'].get('error')}")
         if status["bare"].get("tokentrail_loaded"):
             raise RuntimeError("the bare worker imported tokentrail; its numbers would not be bare")
+        slots = [(m, i) for i in range(procs) for m in live]
         row_ids = [r for r, _ in ROWS]
-        rounds = 8 if quick else 20
+        rounds = 6 if quick else 12
         per_mode_seconds = 0.3 if quick else 4.0
         n: dict[str, int] = {}
         for row in row_ids:                           # calibrate on the bare client
-            est = workers["bare"].ask(cmd="round", row=row, n=3)["seconds"] / 3
-            n[row] = max(3, min(5000, int(per_mode_seconds / rounds / est)))
+            workers[("bare", 0)].ask(cmd="round", row=row, n=2)
+            est = min(workers[("bare", 0)].ask(cmd="round", row=row, n=3)["seconds"] / 3 for _ in range(3))
+            n[row] = max(3, min(5000, int(per_mode_seconds / rounds / procs / est)))
         samples: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
         cpu: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        by_proc: dict[tuple[str, int, str], list[float]] = {(m, i, r): [] for m, i in slots for r in row_ids}
         for k in range(rounds):
             for row in row_ids:
-                order = live if k % 2 == 0 else list(reversed(live))   # ABBA: cancel drift
-                for m in order:
-                    got = workers[m].ask(cmd="round", row=row, n=n[row])
-                    samples[(m, row)].append(got["seconds"] / n[row] * 1e6)
+                order = slots if k % 2 == 0 else list(reversed(slots))   # ABBA: cancel drift
+                for m, i in order:
+                    got = workers[(m, i)].ask(cmd="round", row=row, n=n[row])
+                    us = got["seconds"] / n[row] * 1e6
+                    samples[(m, row)].append(us)
+                    by_proc[(m, i, row)].append(us)
                     cpu[(m, row)].append(got["cpu"] / n[row] * 1e6)
         # Per-chunk cost: a bare and an attached stream read in lockstep in one process.
         per_chunk: dict[str, dict] = {}
@@ -160,39 +173,39 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         for w in workers.values():
             w.close()
 
-    def paired(mode: str, row: str, src: dict | None = None) -> tuple[float | None, float | None]:
-        src = samples if src is None else src
+    med = statistics.median
+
+    def vs_bare(mode: str, row: str, src: dict) -> tuple[float | None, float | None]:
+        """Added µs and ratio of ``mode`` to bare: medians of every round of every process."""
         if mode not in live:
             return None, None
-        b, a = src[("bare", row)], src[(mode, row)]
-        return statistics.median(x - y for x, y in zip(a, b)), statistics.median(x / y for x, y in zip(a, b))
+        b, a = med(src[("bare", row)]), med(src[(mode, row)])
+        return a - b, a / b
 
-    res: dict = {"rounds": rounds, "calls_per_round": n, "modes": status, "rows": {},
-                 "samples_us": {f"{m}/{r}": v for (m, r), v in samples.items()},
-                 "cpu_samples_us": {f"{m}/{r}": v for (m, r), v in cpu.items()}}
-    def best(mode: str, row: str) -> float | None:
-        return min(cpu[(mode, row)]) if mode in live else None
-
-    lines = ["Per-call overhead (real SDK calls, in-process transport; wall time: median of %d paired rounds;" % rounds,
-             "  'cpu ratio': best-round process CPU time, attached / bare, which other load disturbs less;",
-             "  'A/A': a second bare process measured the same way, the ratio's noise floor on this machine)",
+    res: dict = {"rounds": rounds, "processes_per_mode": procs, "calls_per_round": n, "modes": status,
+                 "rows": {}, "samples_us": {f"{m}/{r}": v for (m, r), v in samples.items()},
+                 "cpu_samples_us": {f"{m}/{r}": v for (m, r), v in cpu.items()},
+                 "process_medians_us": {f"{m}#{i}/{r}": med(v) for (m, i, r), v in by_proc.items()}}
+    lines = ["Per-call overhead (real SDK calls, in-process transport; wall time per call: median of %d rounds in each"
+             % rounds,
+             "  of %d processes per mode, rounds interleaved; ratio = attached median / bare median;" % procs,
+             "  'cpu ratio': the same with process CPU time (writer thread included);",
+             "  'A/A': %d more bare processes measured the same way, the ratio's noise floor on this machine)" % procs,
              f"  {'call':<40}{'bare µs':>11}{'attached µs':>13}{'diff µs':>10}{'ratio':>8}{'cpu ratio':>11}{'A/A':>8}"
              + "".join(f"{m.split(':')[1]:>14}" for m in modes[2:])]
     for row, label in ROWS:
-        bare = statistics.median(samples[("bare", row)])
-        att = statistics.median(samples[("attached", row)]) if "attached" in live else None
-        diff, ratio = paired("attached", row)
-        cpu_diff = cpu_ratio = None
-        if "attached" in live:
-            cpu_diff, cpu_ratio = best("attached", row) - best("bare", row), best("attached", row) / best("bare", row)
+        bare = med(samples[("bare", row)])
+        att = med(samples[("attached", row)]) if "attached" in live else None
+        diff, ratio = vs_bare("attached", row, samples)
+        cpu_diff, cpu_ratio = vs_bare("attached", row, cpu)
         entry = {"label": label, "bare_us": bare, "attached_us": att, "diff_us": diff, "ratio": ratio,
-                 "cpu_bare_us": statistics.median(cpu[("bare", row)]), "cpu_diff_us": cpu_diff,
+                 "cpu_bare_us": med(cpu[("bare", row)]), "cpu_diff_us": cpu_diff,
                  "cpu_ratio": cpu_ratio, "compare": {}}
-        _aa_diff, aa = paired("control", row)
+        _aa_diff, aa = vs_bare("control", row, samples)
         entry["aa_ratio"] = aa
         cmp_cols = f"{('%.3f' % aa) if aa else 'n/a':>8}"
         for m in modes[2:]:
-            d, r = paired(m, row)
+            d, r = vs_bare(m, row, samples)
             entry["compare"][m.split(":")[1]] = {"diff_us": d, "ratio": r}
             cmp_cols += f"{('x%.3f' % r) if r else 'n/a':>14}"
         res["rows"][row] = entry

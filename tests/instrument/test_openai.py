@@ -182,6 +182,96 @@ def test_azure_filter_chunk_with_empty_choices_is_not_hidden(oai, openai_mock, e
     assert_usage(events[0], 1320, 203, cached=1152, reasoning=192)
 
 
+def _count_parsed_chunks(client) -> list:
+    """Spy on the client's ``_process_response_data``: the SDK calls it once per chunk it builds."""
+    built: list = []
+    real = client._process_response_data
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("data"))
+        return real(*args, **kwargs)
+    client._process_response_data = spy
+    return built
+
+
+def test_the_injected_usage_chunk_is_read_from_its_event_and_never_built_by_the_sdk(oai, openai_mock, events):
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+    built = _count_parsed_chunks(oai)
+    seen = [chunk.choices[0].delta.content for chunk in oai.chat.completions.create(
+        model="gpt-5.5", messages=MSGS, stream=True)]
+    assert len(seen) == 6
+    assert len(built) == 6 and all(d["choices"] for d in built)     # the usage chunk was not built
+    [ev] = events
+    check_chat_stream(ev)
+
+
+def test_the_injected_usage_chunk_is_not_built_async(aoai, openai_mock, events):
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+    built = _count_parsed_chunks(aoai)
+
+    async def main():
+        stream = await aoai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True)
+        return [chunk async for chunk in stream]
+    assert len(run(main())) == 6
+    assert len(built) == 6
+    check_chat_stream(events[0])
+
+
+def test_a_usage_chunk_the_user_asked_for_is_built_by_the_sdk(oai, openai_mock, events):
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+    built = _count_parsed_chunks(oai)
+    chunks = list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True,
+                                              stream_options={"include_usage": True}))
+    assert len(chunks) == 7 and len(built) == 7 and chunks[-1].usage.completion_tokens == 203
+    check_chat_stream(events[0])
+
+
+def test_a_spaced_usage_event_is_read_too_and_other_spellings_fall_back_to_hiding_the_chunk(oai, openai_mock,
+                                                                                           events):
+    lines = load_fixture("openai/chat_stream_include_usage.sse").split("\n\n")
+    usage = json.loads(lines[-3][len("data: "):])
+    for sep, built_by_sdk in (((", ", ": "), 6), ((",", ":  "), 7)):
+        spaced = "data: " + json.dumps(usage, separators=sep)
+        body = "\n\n".join(lines[:-3] + [spaced] + lines[-2:])
+        openai_mock.post("/chat/completions").respond(200, text=body, headers=sse_headers())
+        built = _count_parsed_chunks(oai)
+        chunks = list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True))
+        assert len(chunks) == 6 and len(built) == built_by_sdk      # hidden from the user either way
+    assert len(events) == 2
+    for ev in events:
+        check_chat_stream(ev)
+
+
+def test_a_failing_usage_event_reader_leaves_the_stream_and_its_event_whole(oai, openai_mock, events,
+                                                                            monkeypatch, caplog):
+    from tokentrail.instrument import openai as adapter
+
+    def broken(self, sse):
+        raise RuntimeError("injected fault")
+    monkeypatch.setattr(adapter.ChatStream, "took_usage", broken)
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+    chunks = list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True))
+    assert len(chunks) == 6                                         # the chunk is still hidden
+    check_chat_stream(events[0])
+    said = [r for r in caplog.records if r.name == "tokentrail"]
+    assert len(said) == 1 and "could not read the usage event" in said[0].getMessage()   # once, not per chunk
+
+
+def test_a_legacy_completion_stream_skips_the_injected_usage_chunk_too(oai, openai_mock, events):
+    base = {"id": "cmpl-1", "object": "text_completion", "created": 1767225600, "model": "gpt-3.5-turbo-instruct"}
+    parts = [{**base, "choices": [{"index": 0, "text": t, "logprobs": None, "finish_reason": f}]}
+             for t, f in (("Hello", None), (" there", "stop"))]
+    parts.append({**base, "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+    body = "".join(f"data: {json.dumps(p, separators=(',', ':'))}\n\n" for p in parts) + "data: [DONE]\n\n"
+    openai_mock.post("/completions").respond(200, text=body, headers=sse_headers())
+    built = _count_parsed_chunks(oai)
+    out = list(oai.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi", stream=True))
+    assert [c.choices[0].text for c in out] == ["Hello", " there"] and len(built) == 2
+    [ev] = events
+    assert_usage(ev, 7, 2)
+    assert ev["output"] == {"response": "Hello there", "finish_reason": "stop"}
+
+
 # --------------------------------------------------------------------------- parse / stream helpers
 
 class Answer(pydantic.BaseModel):

@@ -23,7 +23,7 @@ from .._content import pick_params
 from .._fields import data_fields, fields_of
 from .._recorder import Call
 from . import _core
-from ._core import Endpoint, first_token, get, given
+from ._core import Endpoint, first_token, get, given, logger
 
 provider = "openai"
 
@@ -291,6 +291,69 @@ class ChatStream:
         call.finish_reason = self.finish_reason
         if self.texts:
             call.response_text = "".join(self.texts)
+
+    def skip_usage_event(self, stream: Any, is_async: bool) -> None:
+        """Read the usage chunk tokentrail asked for straight from its server-sent event and
+        drop the event before the SDK builds a chunk model of it, which nobody would see (the
+        user did not ask for it). The SDK's stream reads its events through ``_iter_events``
+        (openai 1.0 to 3.x): an instance attribute of that name is looked up first. Building
+        a chunk is the SDK's costliest step (bench/run.py: ~96 µs of a 50-chunk stream's
+        ~4.9 ms), so this takes that much off every stream with injected usage. Anything
+        unexpected leaves the event to the SDK, and the chunk is hidden later as before."""
+        if getattr(type(stream), "_iter_events", None) is None or "_iter_events" in vars(stream):
+            return
+        events = stream._iter_events
+        if is_async:
+            stream._iter_events = lambda: _askip_usage(events(), self)
+        else:
+            stream._iter_events = lambda: _skip_usage(events(), self)
+
+    def took_usage(self, sse: Any) -> bool:
+        """True if ``sse`` is the usage-only chunk (``"choices": []`` and a usage object, no
+        error), now read; an Azure content-filter chunk also has no choices, but no usage."""
+        data = sse.data
+        if '"choices":[]' not in data and '"choices": []' not in data:
+            return False
+        obj = sse.json()
+        if type(obj) is not dict or obj.get("choices") != [] or obj.get("error"):
+            return False
+        usage = obj.get("usage")
+        if type(usage) is not dict:
+            return False
+        if self.model is None and isinstance(obj.get("model"), str):
+            self.model = obj["model"]
+        self.usage = usage
+        self.complete = True
+        return True
+
+
+_SKIP_FAILED = "tokentrail: could not read the usage event of a stream (its chunk is hidden the usual way)"
+
+
+def _skip_usage(events: Any, acc: ChatStream) -> Any:
+    took = acc.took_usage
+    for sse in events:
+        if took is not None:
+            try:
+                if "[]" in sse.data and took(sse):     # a cheap first test, made on every chunk
+                    continue
+            except Exception:
+                logger.exception(_SKIP_FAILED)
+                took = None
+        yield sse
+
+
+async def _askip_usage(events: Any, acc: ChatStream) -> Any:
+    took = acc.took_usage
+    async for sse in events:
+        if took is not None:
+            try:
+                if "[]" in sse.data and took(sse):     # a cheap first test, made on every chunk
+                    continue
+            except Exception:
+                logger.exception(_SKIP_FAILED)
+                took = None
+        yield sse
 
 
 class CompletionStream(ChatStream):
