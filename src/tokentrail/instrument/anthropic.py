@@ -22,10 +22,10 @@ from typing import Any
 
 from .._config import SETTINGS
 from .._content import pick_params
-from .._fields import fields_of
+from .._fields import data_fields, fields_of
 from .._recorder import Call
 from . import _core
-from ._core import Endpoint, first_token, get, given
+from ._core import Endpoint, first_token, given
 
 provider = "anthropic"
 
@@ -141,8 +141,9 @@ def merge_usage(start: Any, delta: Any) -> dict | None:
     for src in (start, delta):
         if src is None:
             continue
+        g = data_fields(src).get            # one dict of the model's fields, not a lookup per key
         for k in _USAGE_KEYS:
-            v = get(src, k)
+            v = g(k)
             if v is not None:
                 out[k] = v
     return out
