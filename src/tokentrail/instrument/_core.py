@@ -755,8 +755,8 @@ class Recording:
             watched = None
         if watched is None:          # an SDK without ``_iterator``: a proxy that iterates for it
             watched = (AsyncStreamProxy if is_async else StreamProxy)(stream, self)
-        skip = getattr(self.acc, "skip_usage_event", None) if self.injected and self.observing else None
-        if skip is not None:         # the chunk tokentrail asked for: read before the SDK parses it
+        skip = getattr(self.acc, "skip_usage_event", None) if self.observing else None
+        if skip is not None:         # a chunk tokentrail asked for: read before the SDK parses it
             try:
                 skip(stream, is_async)
             except Exception:
