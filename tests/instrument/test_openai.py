@@ -217,6 +217,37 @@ def test_the_injected_usage_chunk_is_not_built_async(aoai, openai_mock, events):
     check_chat_stream(events[0])
 
 
+def test_a_stream_with_injected_usage_is_freed_when_dropped_not_left_to_the_garbage_collector(oai, aoai,
+                                                                                              openai_mock, events):
+    """The usage hook lives on the stream instance only until the SDK starts reading it: a
+    stream that kept it would reach itself through it, and every stream (~80 objects)
+    would wait for a garbage collection instead of being freed at once."""
+    import gc
+    import weakref
+
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+
+    async def read_async():
+        stream = await aoai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True)
+        n = len([chunk async for chunk in stream])
+        return n, weakref.ref(stream)
+
+    gc.disable()
+    try:
+        stream = oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True)
+        assert len(list(stream)) == 6
+        ref = weakref.ref(stream)
+        del stream
+        assert ref() is None
+        n, aref = run(read_async())
+        assert n == 6 and aref() is None
+    finally:
+        gc.enable()
+    assert len(events) == 2
+    for ev in events:
+        check_chat_stream(ev)
+
+
 def test_a_usage_chunk_the_user_asked_for_is_built_by_the_sdk(oai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
     built = _count_parsed_chunks(oai)
