@@ -6,10 +6,13 @@ dir), ``mixed`` (bare and attached clients in one process, for the per-chunk cos
 ``compare:NAME`` (another instrumentation package, see ``_compare.py``). It reads
 one JSON command per line on stdin and answers one JSON line on stdout:
 
-- ``{"cmd": "round", "row": ROW, "n": N[, "gc": false]}`` -> ``{"seconds": s, "cpu": s}``: N calls of ROW
-  (wall time, and CPU time of the whole process, writer thread included); for an
-  instrumented mode the time includes draining what the calls queued (``flush``), so
-  work deferred to a background thread is paid inside the measurement.
+- ``{"cmd": "round", "row": ROW, "n": N[, "gc": false]}`` -> ``{"seconds": s, "cpu": s, "calls_seconds":
+  s, "gc_collections": k, "gc_seconds": s}``: N calls of ROW (wall time, and CPU time of the
+  whole process, writer thread included); for an instrumented mode the time includes
+  draining what the calls queued (``flush``), so work deferred to a background thread is
+  paid inside the measurement. ``calls_seconds``: the N calls alone, before the flush (a
+  round is shorter than the writer's linger, so the writer drains at the flush: the rest is
+  its work); ``gc_*``: the garbage collections that ran during the round and their time.
 - ``{"cmd": "chunk_pairs", "sdk": "openai"|"anthropic", "streams": N[, "aa": true]}`` (mode ``mixed``) ->
   the added cost per streamed chunk, from bare and attached streams read in lockstep
   (``aa``: two bare streams, the method's own reading of no difference).
@@ -121,6 +124,9 @@ class Worker:
             import _compare
             self.flush = _compare.setup(mode.split(":", 1)[1], clients)
         self.rows = make_rows(*clients)
+        self.gc_seen: list = [0, 0.0]
+        self._gc_t0 = 0.0
+        gc.callbacks.append(self._gc_callback)
         for fn in list(self.rows.values()) + list(self.bare_rows.values()):
             for _ in range(3):                  # warm up: imports, caches, first-call costs
                 fn()
@@ -131,11 +137,26 @@ class Worker:
         flush = self.flush
         if gc_first:
             gc.collect()
+        gcs = self.gc_seen
+        gcs[:] = [0, 0.0]
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             fn()
+        t1 = time.perf_counter()
         flush()
-        return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+        t2 = time.perf_counter()
+        return {"seconds": t2 - t0, "cpu": time.process_time() - c0, "calls_seconds": t1 - t0,
+                "gc_collections": gcs[0], "gc_seconds": gcs[1]}
+
+    def _gc_callback(self, phase: str, info: dict) -> None:
+        """Counts the collections of a round and their time (every mode alike: a bare
+        worker's SDK calls free what they make, an instrumented one keeps queued calls
+        alive until the writer takes them, so collections fall due)."""
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+        else:
+            self.gc_seen[0] += 1
+            self.gc_seen[1] += time.perf_counter() - self._gc_t0
 
     def chunk_pairs(self, sdk: str, streams: int, aa: bool = False) -> dict:
         """Per-chunk cost of the stream wrapper: a bare and an attached stream read side by

@@ -12,7 +12,7 @@ numbers go to ``bench-results.json`` (or ``--json PATH``). The SDK calls are the
 ``openai`` / ``anthropic`` clients on an in-process transport (bench/_fake.py), so the
 network is out of the picture: "bare" runs in a process that never imports tokentrail,
 "attached" in one where every client is ``tokentrail.attach``-ed and writes JSONL;
-three processes of each kind (two with ``--quick``) take turns round by round (so drift
+four processes of each kind (two with ``--quick``) take turns round by round (so drift
 on a busy machine touches them all alike) and the ratio is that of the medians of all
 their rounds. Attached rounds end with ``tokentrail.flush()`` inside
 the timing: the work the writer thread does for those calls is paid for in the row.
@@ -127,7 +127,7 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
     # next, steady within each), so one process per mode compares two draws of that luck.
     # "control": more bare processes in the same rounds. Their ratio to "bare" is what the
     # method reads when nothing differs (an A/A run): the noise floor of the ratio column.
-    procs = 2 if quick else 3
+    procs = 2 if quick else 4
     workers = {(m, i): WorkerProc(m) for m in modes + ["control"] for i in range(procs)}
     mw = WorkerProc("mixed")                          # starts alongside (start-up is ~3 s of imports)
     try:
@@ -152,6 +152,9 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
             n[row] = max(3, min(5000, int(per_mode_seconds / rounds / procs / est)))
         samples: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
         cpu: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        calls_only: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        gc_n: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
+        gc_us: dict[tuple[str, str], list[float]] = {(m, r): [] for m in live for r in row_ids}
         by_proc: dict[tuple[str, int, str], list[float]] = {(m, i, r): [] for m, i in slots for r in row_ids}
         for k in range(rounds):
             for row in row_ids:
@@ -162,6 +165,9 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
                     samples[(m, row)].append(us)
                     by_proc[(m, i, row)].append(us)
                     cpu[(m, row)].append(got["cpu"] / n[row] * 1e6)
+                    calls_only[(m, row)].append(got.get("calls_seconds", got["seconds"]) / n[row] * 1e6)
+                    gc_n[(m, row)].append(got.get("gc_collections", 0) / n[row] * 1000)
+                    gc_us[(m, row)].append(got.get("gc_seconds", 0.0) / n[row] * 1e6)
         # Per-chunk cost: a bare and an attached stream read in lockstep in one process.
         per_chunk: dict[str, dict] = {}
         if "attached" in live and mw.wait_ready().get("ready"):
@@ -212,6 +218,8 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         lines.append(f"  {label:<40}{_us(bare):>11}{_us(att):>13}{_us(diff):>10}"
                      f"{('%.3f' % ratio) if ratio else 'n/a':>8}{('%.3f' % cpu_ratio) if cpu_ratio else 'n/a':>11}"
                      f"{cmp_cols}")
+    if "attached" in live:
+        lines += _where_it_goes(res, samples, calls_only, gc_n, gc_us)
     for row, sdk in (("chat_stream", "openai"), ("messages_stream", "anthropic")):
         pc = per_chunk.get(sdk)
         res["rows"][row]["per_chunk"] = pc
@@ -225,6 +233,36 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
             hint = f" (pip install {PACKAGES[what]})" if what in PACKAGES else ""
             lines.append(f"  {m}: n/a ({status[m].get('error', 'not available')}){hint}")
     out["overhead"] = res
+    return lines
+
+
+def _where_it_goes(res: dict, samples: dict, calls_only: dict, gc_n: dict, gc_us: dict) -> list[str]:
+    """The attached row's added time split by where it is spent.
+
+    A round is shorter than the writer's linger, so the writer drains the round's events
+    at the closing ``flush()``: the flush per event, median over the attached rounds, is
+    the writer's work (build, price, JSON, write, and the flush's two thread wake-ups);
+    the rest of the row's difference is the caller's thread (and carries the
+    process-to-process noise the A/A column shows). Garbage collections: a bare SDK call
+    frees what it makes, so a bare round runs none; queued calls stay alive until the
+    writer takes them, so some fall due.
+    """
+    med = statistics.median
+    lines = ["  where the added µs go: writer = the round's closing flush per event (the writer drains then: a "
+             "round is",
+             "  shorter than its linger), caller thread = diff - writer (with the noise of the A/A column); "
+             "GC = collections run in a round",
+             f"  {'call':<40}{'caller µs':>11}{'writer µs':>11}{'GC per 1k calls':>17}{'GC µs/call':>12}"]
+    for row, label in ROWS:
+        writer = med([a - c for a, c in zip(samples[("attached", row)], calls_only[("attached", row)])])
+        caller = med(samples[("attached", row)]) - med(samples[("bare", row)]) - writer
+        entry = {"caller_us": caller, "writer_us": writer,
+                 "gc_per_1000_calls": {m: med(gc_n[(m, row)]) for m in ("bare", "attached")},
+                 "gc_us_per_call": {m: med(gc_us[(m, row)]) for m in ("bare", "attached")}}
+        res["rows"][row]["split"] = entry
+        g, gu = entry["gc_per_1000_calls"], entry["gc_us_per_call"]
+        lines.append(f"  {label:<40}{_us(caller):>11}{_us(writer):>11}"
+                     f"{'%.1f -> %.1f' % (g['bare'], g['attached']):>17}{gu['attached']:>12.1f}")
     return lines
 
 
