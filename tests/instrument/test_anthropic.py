@@ -121,6 +121,33 @@ def test_messages_stream_helper(ant, anthropic_mock, events):
     check_stream(ev, "anthropic.messages.stream")
 
 
+def _recordings_alive() -> int:
+    import gc
+
+    from tokentrail.instrument._core import Recording
+    return sum(1 for o in gc.get_objects() if type(o) is Recording)
+
+
+def test_a_finished_stream_leaves_no_recording_for_the_garbage_collector(ant, anthropic_mock, events):
+    """anthropic 0.x: a stream and its HTTP response are the SDK's own reference cycle. The
+    close hook on the response must let go of the recording once the stream has ended, or
+    the recording (~35 objects) waits in that cycle for a collection."""
+    import gc
+    anthropic_mock.post("/v1/messages").respond(200, **sse())
+    gc.collect()
+    gc.disable()
+    try:
+        assert len(list(ant.messages.create(model="claude-opus-4-6", max_tokens=10, messages=MSGS, stream=True))) > 3
+        with ant.messages.stream(model="claude-opus-4-6", max_tokens=1024, messages=MSGS) as s:
+            assert "".join(s.text_stream)
+        del s
+        alive = _recordings_alive()
+    finally:
+        gc.enable()
+    assert alive == 0
+    assert len(events) == 2
+
+
 def test_messages_stream_helper_async(aant, anthropic_mock, events):
     anthropic_mock.post("/v1/messages").respond(200, **sse())
 

@@ -248,6 +248,26 @@ def test_a_stream_with_injected_usage_is_freed_when_dropped_not_left_to_the_garb
         check_chat_stream(ev)
 
 
+def test_a_finished_stream_leaves_no_recording_for_the_garbage_collector(oai, openai_mock, events):
+    """openai <= 2.x: a stream and its HTTP response are the SDK's own reference cycle; the
+    close hook on the response lets go of the recording once the stream has ended."""
+    import gc
+
+    from tokentrail.instrument._core import Recording
+    openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
+    gc.collect()
+    gc.disable()
+    try:
+        for options in ({}, {"stream_options": {"include_usage": True}}):
+            assert len(list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True,
+                                                        **options))) >= 6
+        alive = sum(1 for o in gc.get_objects() if type(o) is Recording)
+    finally:
+        gc.enable()
+    assert alive == 0
+    assert len(events) == 2
+
+
 def test_a_usage_chunk_the_user_asked_for_is_built_by_the_sdk(oai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
     built = _count_parsed_chunks(oai)

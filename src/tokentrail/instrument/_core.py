@@ -639,7 +639,7 @@ class Recording:
     """
 
     __slots__ = ("call", "ep", "acc", "injected", "in_next", "in_read", "observing", "watched", "http_ref",
-                 "finalizer", "__weakref__")
+                 "finalizer", "unhook", "__weakref__")
 
     def __init__(self, call: Call, ep: Endpoint) -> None:
         self.call = call
@@ -652,6 +652,7 @@ class Recording:
         self.watched: Any = None
         self.http_ref: Any = None
         self.finalizer: Any = None
+        self.unhook: Any = None
 
     # -- outcomes -------------------------------------------------------------------
     def failed(self, exc: BaseException) -> None:
@@ -713,6 +714,12 @@ class Recording:
             logger.exception("tokentrail: could not summarize the stream of %s", self.ep.name)
         self._detach_finalizer()
         call.finish(error=error)
+        unhook = self.unhook
+        if unhook is not None:
+            # In openai <= 2.x and anthropic 0.x a stream and its response are the SDK's own
+            # reference cycle: the close hook must not keep this recording (~35 objects) in it.
+            self.unhook = None
+            _safe(unhook)
 
     def abandoned(self) -> None:
         """Collected without being finished (a stream dropped mid-way, a body never read)."""
@@ -763,7 +770,7 @@ class Recording:
                 logger.exception("tokentrail: could not watch the stream of %s", self.ep.name)
         self.watched = weakref.ref(watched)     # weak: the finalizer below keeps this Recording alive
         try:
-            hook_http_close(getattr(stream, "response", None), self, is_async)
+            self.unhook = hook_http_close(getattr(stream, "response", None), self, is_async)
             opened = _OPENED.get()
             if opened is not None:
                 opened.append(self)             # inside a helper's __enter__: see _rewatch
@@ -873,9 +880,10 @@ def _json_body(content: bytes) -> Any:
 
 # -- instance hooks on SDK response objects (the user's object stays the same object) ----
 
-def hook_http_close(http: Any, rec: Recording, is_async: bool) -> None:
+def hook_http_close(http: Any, rec: Recording, is_async: bool) -> Callable[[], None] | None:
+    """Tell ``rec`` when ``http`` is closed; returns what takes the hook off again."""
     if http is None:
-        return
+        return None
     ref = weakref.ref(http)
     cls = type(http)
     name = "aclose" if is_async else "close"
@@ -903,6 +911,15 @@ def hook_http_close(http: Any, rec: Recording, is_async: bool) -> None:
             finally:
                 _safe(rec.on_http_close)
         http.close = close
+    hook = http.__dict__[name]
+
+    def release() -> None:
+        if http.__dict__.get(name) is hook:     # not since wrapped by someone else
+            if prev is None:
+                del http.__dict__[name]
+            else:
+                http.__dict__[name] = prev
+    return release
 
 
 def hook_http_read(http: Any, rec: Recording, is_async: bool) -> None:
