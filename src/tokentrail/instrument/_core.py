@@ -911,14 +911,15 @@ def hook_http_close(http: Any, rec: Recording, is_async: bool) -> Callable[[], N
             finally:
                 _safe(rec.on_http_close)
         http.close = close
-    hook = http.__dict__[name]
+    hook = weakref.ref(http.__dict__[name])     # weak, like ``ref``: the recording holds this
 
     def release() -> None:
-        if http.__dict__.get(name) is hook:     # not since wrapped by someone else
+        h = ref()
+        if h is not None and h.__dict__.get(name) is hook():   # not since wrapped by someone else
             if prev is None:
-                del http.__dict__[name]
+                del h.__dict__[name]
             else:
-                http.__dict__[name] = prev
+                h.__dict__[name] = prev
     return release
 
 
