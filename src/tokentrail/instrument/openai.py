@@ -240,7 +240,7 @@ class ChatStream:
     """Accumulates ``ChatCompletionChunk`` s: text of choice 0, finish reason, final usage."""
 
     __slots__ = ("call", "hide_usage", "expect_usage", "texts", "usage", "model", "finish_reason", "first",
-                 "capture", "complete", "error")
+                 "capture", "complete", "error", "read_failed")
 
     def __init__(self, call: Call, hide_usage: bool, expect_usage: bool) -> None:
         self.call = call
@@ -250,7 +250,7 @@ class ChatStream:
         self.usage = self.model = self.finish_reason = self.error = None
         self.first = False
         self.capture = SETTINGS.capture_content
-        self.complete = False
+        self.complete = self.read_failed = False
 
     def observe(self, chunk: Any) -> bool:
         # Runs for every chunk: the common one (text of choice 0) takes the fewest steps.
@@ -333,33 +333,33 @@ class ChatStream:
         self.complete = True
         return True
 
-
-_SKIP_FAILED = "tokentrail: could not read the usage event of a stream (its chunk is hidden the usual way)"
+    def dropped(self, sse: Any) -> bool:
+        """:meth:`took_usage`, for the event filters below: a failure is logged once, and from
+        then on the events are left to the SDK (the chunk is hidden the usual way)."""
+        if self.read_failed:
+            return False
+        try:
+            return self.took_usage(sse)
+        except Exception:
+            self.read_failed = True
+            logger.exception("tokentrail: could not read the usage event of a stream (its chunk is hidden "
+                             "the usual way)")
+            return False
 
 
 def _skip_usage(events: Any, acc: ChatStream) -> Any:
-    took = acc.took_usage
+    drop = acc.dropped
     for sse in events:
-        if took is not None:
-            try:
-                if "[]" in sse.data and took(sse):     # a cheap first test, made on every chunk
-                    continue
-            except Exception:
-                logger.exception(_SKIP_FAILED)
-                took = None
+        if "[]" in sse.data and drop(sse):      # a cheap first test, made on every chunk
+            continue
         yield sse
 
 
 async def _askip_usage(events: Any, acc: ChatStream) -> Any:
-    took = acc.took_usage
+    drop = acc.dropped
     async for sse in events:
-        if took is not None:
-            try:
-                if "[]" in sse.data and took(sse):     # a cheap first test, made on every chunk
-                    continue
-            except Exception:
-                logger.exception(_SKIP_FAILED)
-                took = None
+        if "[]" in sse.data and drop(sse):
+            continue
         yield sse
 
 
