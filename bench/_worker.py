@@ -80,6 +80,8 @@ def make_rows(oc: Any, ac: Any, oc_long: Any = None, ac_long: Any = None) -> dic
         "messages": messages,
         "messages_stream": messages_stream,
     }
+    if not hasattr(oc, "responses"):            # openai < 1.66: no Responses API (see run.py's missing_rows)
+        del rows["responses"]
     # The same streams LONG_STREAM chunks long: per-chunk cost = (long - short) / extra chunks.
     if oc_long is not None:
         rows["chat_stream_long"] = lambda: chat_stream(oc_long)

@@ -6,12 +6,17 @@
 - ``openai_mock`` / ``anthropic_mock``: respx routers that intercept the real SDK
   clients of either era (httpx2 for openai >= 3 / anthropic >= 1, httpx before).
 - ``load_fixture(name)`` / ``sse(name)``: real-shaped bodies from tests/fixtures.
+- ``has_api(sdk, path)`` / ``@requires(sdk, path)``: whether the installed SDK has an API
+  (pyproject supports openai >= 1.40 and anthropic >= 0.40); tests of a newer one skip.
 - The credential scan: every event any test writes is checked for API keys and header
   values (mark a test ``credentials_allowed`` when it writes such text on purpose).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import json
 import logging
 import re
@@ -126,6 +131,32 @@ def anthropic_mock():
 
 def sse_headers() -> dict:
     return {"content-type": "text/event-stream"}
+
+
+# =========================================================================== SDK FEATURES
+# A test of an API the installed SDK lacks skips and names what is missing; the API itself
+# is looked for, not a version number.
+
+@functools.lru_cache(maxsize=None)
+def has_api(sdk: str, path: str) -> bool:
+    """Whether a client of the installed ``sdk`` has ``path``: attributes from the client
+    (``"responses.stream"``, ``"beta.messages.parse"``), or a keyword of a method
+    (``"chat.completions.create(prediction)"``)."""
+    mod = importlib.import_module(sdk)
+    obj: Any = mod.OpenAI(api_key="sk-x") if sdk == "openai" else mod.Anthropic(api_key="sk-ant-x")
+    attrs, _, kwarg = path.partition("(")
+    for name in attrs.split("."):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return False
+    return not kwarg or kwarg.rstrip(")") in inspect.signature(obj).parameters
+
+
+def requires(sdk: str, path: str) -> pytest.MarkDecorator:
+    """Skip the test unless the installed ``sdk`` has ``path`` (see :func:`has_api`)."""
+    what = path.replace(")", "=...)")
+    version = importlib.import_module(sdk).__version__
+    return pytest.mark.skipif(not has_api(sdk, path), reason=f"{sdk} {version} has no client.{what}")
 
 
 @pytest.fixture(autouse=True)

@@ -24,8 +24,15 @@ def test_demo_writes_events_and_prints_the_report(cli, tmp_path):
     assert elapsed < 15                      # ~2-3 s, most of it importing the two SDKs
     evs = read_events(tmp_path / "tokentrail.jsonl")
     names = {e["name"] for e in evs}
-    assert {"openai.chat.completions.create", "openai.responses.create", "openai.embeddings.create",
-            "anthropic.messages.create", "classify_intent"} <= names
+    assert {"openai.chat.completions.create", "openai.embeddings.create", "anthropic.messages.create",
+            "classify_intent"} <= names
+    import openai
+    if hasattr(openai.OpenAI, "responses"):
+        assert "openai.responses.create" in names and "Skipped" not in proc.stdout
+    else:               # openai < 1.66: the demo skips that call, and says so in one line
+        assert "openai.responses.create" not in names
+        [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("Skipped")]
+        assert line == f"Skipped the Responses API call (openai {openai.__version__} has no Responses API)."
     assert all(e["namespace"] == "demo" and e["metadata"].get("team") and e["metadata"].get("route")
                for e in evs)
     assert len({e["traceId"] for e in evs}) == 8

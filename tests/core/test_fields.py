@@ -7,6 +7,7 @@ from typing import Optional
 
 import pydantic
 import pytest
+from conftest import requires
 from openai.types import CompletionUsage
 
 from tokentrail._fields import field
@@ -88,8 +89,9 @@ def test_pick_params_keeps_only_given_sampling_parameters():
     from tokentrail._content import pick_params
 
     fmt = {"type": "json_schema", "schema": {"type": "object"}}
+    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
     body = {"model": "m", "messages": [], "temperature": 0.0, "top_p": None, "max_tokens": 64,
-            "thinking": anthropic.omit, "seed": openai.NOT_GIVEN, "stream": False, "response_format": fmt,
+            "thinking": omit, "seed": openai.NOT_GIVEN, "stream": False, "response_format": fmt,
             "api_key": "sk-secret", "extra_headers": {"Authorization": "Bearer x"}, "stop": ["END"]}
     got = pick_params(body)
     assert got == {"max_tokens": 64, "response_format": fmt, "stop": ["END"], "stream": False,
@@ -105,7 +107,6 @@ def test_pick_params_keeps_only_given_sampling_parameters():
 
 
 def test_data_fields_reads_a_model_with_properties_as_one_dict(misses):
-    from openai.types.responses import Response
     from tokentrail._fields import data_fields
 
     d = Details(cached_tokens=5, region="eu")        # a property that raises is never evaluated
@@ -114,7 +115,17 @@ def test_data_fields_reads_a_model_with_properties_as_one_dict(misses):
     assert misses == []
     raw = {"id": "resp_1", "object": "response", "created_at": 0, "model": "gpt-5.5", "output": [],
            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "status": "completed"}
-    resp = Response.model_validate(raw)
-    assert data_fields(resp)["model"] == "gpt-5.5" and data_fields(resp)["status"] == "completed"
     assert data_fields(raw) is raw and data_fields(None).get("model") is None
     assert data_fields(UserDict(model="m")).get("model") == "m"         # not a model: fields_of as before
+
+
+@requires("openai", "responses")
+def test_data_fields_reads_a_responses_api_response():
+    from openai.types.responses import Response          # it has a property (output_text)
+
+    from tokentrail._fields import data_fields
+
+    raw = {"id": "resp_1", "object": "response", "created_at": 0, "model": "gpt-5.5", "output": [],
+           "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "status": "completed"}
+    resp = Response.model_validate(raw)
+    assert data_fields(resp)["model"] == "gpt-5.5" and data_fields(resp)["status"] == "completed"

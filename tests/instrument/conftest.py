@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 from decimal import Decimal
 from typing import Any, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 import pytest
 
 import tokentrail
-from conftest import load_fixture, sse_headers  # noqa: F401  (tests/conftest.py helpers)
+from conftest import has_api, load_fixture, requires, sse_headers  # noqa: F401  (tests/conftest.py helpers)
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 ANT_KEY = "sk-ant-test-SECRET-0123456789"
@@ -48,6 +49,26 @@ def sse_data(chunks: Iterable[Any], done: bool = True) -> str:
 def sse_events(events: Iterable[dict]) -> str:
     """``event:`` + ``data:`` pairs (Anthropic, OpenAI Responses)."""
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def chat_helpers(client: Any) -> Any:
+    """Where the client's chat ``.parse()`` / ``.stream()`` helpers are: ``chat.completions``,
+    or ``beta.chat.completions`` on the SDKs that had them only there (openai 1.40)."""
+    completions = client.chat.completions
+    return completions if hasattr(completions, "parse") else client.beta.chat.completions
+
+
+@pytest.fixture
+def bedrock_auth(monkeypatch) -> dict:
+    """Credentials for ``AnthropicBedrock``: an API key where the SDK takes one. Older SDKs
+    (anthropic 0.40) take only AWS keys and sign with boto3, their optional ``bedrock``
+    extra: the signature is left out here (respx checks none)."""
+    from anthropic import AnthropicBedrock
+    if "api_key" in inspect.signature(AnthropicBedrock).parameters:
+        return {"api_key": "bedrock-" + ANT_KEY}
+    from anthropic.lib.bedrock import _auth
+    monkeypatch.setattr(_auth, "get_auth_headers", lambda **kwargs: {})
+    return {"aws_access_key": "AKIAEXAMPLE", "aws_secret_key": "bedrock-secret-example"}
 
 
 def rates(key: str):

@@ -120,11 +120,11 @@ def test_with_options_and_copy_stay_attached(openai_mock, anthropic_mock, events
     assert events[-1]["name"] == "anthropic.messages.create"
 
 
-def test_copy_of_cloud_clients_stays_attached(events):
+def test_copy_of_cloud_clients_stays_attached(events, bedrock_auth):
     from anthropic import AnthropicBedrock
     from openai import AzureOpenAI
     az = tokentrail.attach(AzureOpenAI(api_key=KEY, api_version="2024-10-21", azure_endpoint="https://x.azure.com"))
-    br = tokentrail.attach(AnthropicBedrock(api_key=ANT_KEY, aws_region="us-east-1"))
+    br = tokentrail.attach(AnthropicBedrock(**bedrock_auth, aws_region="us-east-1"))
     assert tokentrail.instrument.is_attached(az.with_options(timeout=1))
     assert tokentrail.instrument.is_attached(az.copy())
     assert tokentrail.instrument.is_attached(br.with_options(timeout=1))

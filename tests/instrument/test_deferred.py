@@ -21,7 +21,7 @@ from tokentrail.instrument import _core
 from tokentrail.instrument import openai as oai_adapter
 from tokentrail.testing import capture_events
 
-from .conftest import load_fixture, run
+from .conftest import has_api, load_fixture, run
 
 # What differs between two recordings of the same call.
 VOLATILE = ("id", "traceId", "startTime", "endTime", "latency_ms")
@@ -47,13 +47,15 @@ def _openai_calls(openai_mock):
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
     openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
-    return [
+    calls = [
         lambda c: c.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "hi"}],
                                             temperature=0.2, tools=[{"type": "function", "function": {
                                                 "name": "f", "parameters": {"type": "object"}}}]),
-        lambda c: c.responses.create(model="gpt-5.5", input="hello", instructions="be brief"),
         lambda c: c.embeddings.create(model="text-embedding-3-small", input=["a", "b"]),
     ]
+    if has_api("openai", "responses"):
+        calls.append(lambda c: c.responses.create(model="gpt-5.5", input="hello", instructions="be brief"))
+    return calls
 
 
 def test_event_built_on_the_writer_equals_the_one_built_at_once(oai, openai_mock, ant, anthropic_mock):
@@ -152,12 +154,17 @@ def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai,
     tokentrail.configure(capture_content=False)
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
-    oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "secret"}],
-                                prediction={"type": "content", "content": "secret too"}, temperature=0.5)
-    oai.responses.create(model="gpt-5.5", input="secret", instructions="secret")
-    assert [sorted(_core.body_of(d.body)) for d in kept] == [["model", "temperature"], ["model"]]
+    prediction = {"prediction": {"type": "content", "content": "secret too"}} \
+        if has_api("openai", "chat.completions.create(prediction)") else {}
+    oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "secret"}], **prediction,
+                                temperature=0.5)
+    bodies = [["model", "temperature"]]
+    if has_api("openai", "responses"):
+        oai.responses.create(model="gpt-5.5", input="secret", instructions="secret")
+        bodies.append(["model"])
+    assert [sorted(_core.body_of(d.body)) for d in kept] == bodies
     evs = written()
-    assert len(evs) == 2 and "secret" not in str(evs)
+    assert len(evs) == len(bodies) and "secret" not in str(evs)
     assert evs[0]["input"]["params"] == {"temperature": 0.5}
 
 
@@ -213,14 +220,29 @@ def test_a_long_conversation_with_the_sdks_omit_sentinels_is_encoded_not_copied(
         pytest.skip("orjson is not installed")
     import anthropic
     from openai import NOT_GIVEN
+    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(12)]
     body = {"max_tokens": 256, "messages": copy.deepcopy(turns), "model": "claude-haiku-4-5",
-            "system": anthropic.omit, "temperature": anthropic.omit, "stop_sequences": NOT_GIVEN,
-            "top_k": None, "tools": anthropic.omit}
+            "system": omit, "temperature": omit, "stop_sequences": NOT_GIVEN, "top_k": None, "tools": omit}
     snap = _core.private_body(body, True)
     assert type(snap) is bytes
     body["messages"].append({"role": "user", "content": "later"})
     assert _core.body_of(snap) == {"max_tokens": 256, "messages": turns, "model": "claude-haiku-4-5"}
+
+
+def test_the_sdks_sentinels_and_none_are_left_out_of_a_short_body_too():
+    # anthropic >= 2's body of one message: 17 keys, 3 of them given. The copy keeps the
+    # same keys as the encoded snapshot of a long one, so the writer reads one shape.
+    import anthropic
+    from openai import NOT_GIVEN
+    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
+    msgs = [{"role": "user", "content": "hi"}]
+    body = {"max_tokens": 256, "messages": msgs, "model": "claude-haiku-4-5", "system": omit,
+            "temperature": omit, "stop_sequences": NOT_GIVEN, "top_k": None, "tools": omit, "metadata": omit}
+    snap = _core.private_body(body, True)
+    assert type(snap) is dict and list(snap) == ["max_tokens", "messages", "model"]
+    assert snap["messages"] == msgs and snap["messages"] is not msgs and snap["messages"][0] is not msgs[0]
+    assert _core.private_body(body, False) == {"max_tokens": 256, "model": "claude-haiku-4-5"}
 
 
 def test_a_body_that_is_not_json_is_copied_container_by_container():
@@ -289,10 +311,12 @@ def _differential_calls(openai_mock, anthropic_mock):
     openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
     openai_mock.post("/completions").respond(200, json=completion_json())
     anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
-    return {
+    prediction = {"prediction": {"type": "content", "content": "predicted text"}} \
+        if has_api("openai", "chat.completions.create(prediction)") else {}
+    calls = {
         "chat": lambda o, a: o.chat.completions.create(
             model="gpt-5.5", messages=[{"role": "system", "content": "be brief"}, _image_message()],
-            temperature=0.2, stop=["END"], prediction={"type": "content", "content": "predicted text"},
+            temperature=0.2, stop=["END"], **prediction,
             tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
         "responses": lambda o, a: o.responses.create(model="gpt-5.5", input="hello", instructions="be brief",
                                                     max_output_tokens=50),
@@ -308,6 +332,12 @@ def _differential_calls(openai_mock, anthropic_mock):
         "beta messages": lambda o, a: a.beta.messages.create(model="claude-haiku-4-5", max_tokens=64,
                                                             messages=[{"role": "user", "content": "hi"}]),
     }
+    if not has_api("openai", "responses"):
+        del calls["responses"], calls["responses list"]
+    if has_api("anthropic", "beta.prompt_caching.messages"):       # anthropic 0.40
+        calls["prompt caching messages"] = lambda o, a: a.beta.prompt_caching.messages.create(
+            model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    return calls
 
 
 SETTINGS_CASES = {
@@ -353,10 +383,13 @@ def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, a
         assert stable(d) == stable(l), name
         assert d["endTime"] >= d["startTime"] and d["latency_ms"] >= 0 and d["id"] != l["id"]
     text = str(deferred)
+    by_name = dict(zip(calls, deferred))
     if configured.get("capture_content") is False:
         assert "hi" not in [e["input"]["prompt"] for e in deferred] and "predicted text" not in text
         assert "be brief" not in text and "Prompt caching" not in text
     else:
-        assert deferred[0]["input"]["params"]["prediction"] == {"type": "content", "content": "predicted text"}
-        assert deferred[5]["input"]["prompt"] == "sys\nhi\nhello\nmore"
+        if has_api("openai", "chat.completions.create(prediction)"):
+            assert by_name["chat"]["input"]["params"]["prediction"] == {"type": "content",
+                                                                      "content": "predicted text"}
+        assert by_name["messages"]["input"]["prompt"] == "sys\nhi\nhello\nmore"
     assert [e["name"] for e in deferred if not e["cost"] > 0] == [], deferred

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from .conftest import ANT_KEY, KEY, load_fixture, run
+from .conftest import ANT_KEY, KEY, load_fixture, requires, run
 
 MSGS = [{"role": "user", "content": "hi"}]
 
@@ -37,15 +37,20 @@ def test_openai_429(oai, openai_mock, events):
     assert ev["input"]["model"] == "gpt-5.5" and ev["model"] == "gpt-5.5"
 
 
-def test_openai_500_async(aoai, openai_mock, events):
+@pytest.mark.parametrize("endpoint", ["chat.completions",
+                                      pytest.param("responses", marks=requires("openai", "responses"))])
+def test_openai_500_async(endpoint, aoai, openai_mock, events):
     import openai
-    openai_mock.post("/responses").respond(500, json=load_fixture("openai/error_500.json"))
+    openai_mock.post(f"/{endpoint.replace('.', '/')}").respond(500, json=load_fixture("openai/error_500.json"))
 
     async def main():
-        await aoai.responses.create(model="gpt-5.5", input="hi")
+        if endpoint == "responses":
+            await aoai.responses.create(model="gpt-5.5", input="hi")
+        else:
+            await aoai.chat.completions.create(model="gpt-5.5", messages=MSGS)
     with pytest.raises(openai.InternalServerError) as info:
         run(main())
-    check_error(events[0], info.value, 500, "openai.responses.create")
+    check_error(events[0], info.value, 500, f"openai.{endpoint}.create")
 
 
 def test_openai_stream_request_error(oai, openai_mock, events):

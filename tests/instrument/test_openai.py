@@ -11,8 +11,10 @@ import pytest
 
 import tokentrail
 
-from .conftest import (KEY, assert_cost, assert_success, assert_usage, load_fixture, router, run, sse_data,
-                       sse_headers)
+from .conftest import (KEY, assert_cost, assert_success, assert_usage, chat_helpers, has_api, load_fixture,
+                       requires, router, run, sse_data, sse_headers)
+
+RESPONSES = requires("openai", "responses")     # the Responses API (openai >= 1.66)
 
 MSGS = [{"role": "system", "content": "You are terse."},
         {"role": "user", "content": [{"type": "text", "text": "How does caching work?"},
@@ -59,14 +61,17 @@ def check_chat_stream(ev: dict, name: str = "openai.chat.completions.create") ->
 
 def test_chat_create_sync(oai, openai_mock, events):
     route = openai_mock.post("/chat/completions").respond(200, json=chat_json())
-    out = oai.chat.completions.create(model="gpt-5.5", messages=MSGS, temperature=0.3, max_completion_tokens=900,
-                                      user="u-1", metadata={"k": "v"})
+    # Older SDKs (openai 1.40) have neither max_completion_tokens nor metadata; their limit is max_tokens.
+    newer = has_api("openai", "chat.completions.create(max_completion_tokens)")
+    limit = {"max_completion_tokens": 900} if newer else {"max_tokens": 900}
+    out = oai.chat.completions.create(model="gpt-5.5", messages=MSGS, temperature=0.3, **limit, user="u-1",
+                                      **({"metadata": {"k": "v"}} if newer else {}))
     assert out.choices[0].message.content.startswith("Prompt caching")
     [ev] = events
     check_chat(ev)
     assert ev["input"]["prompt"] == "You are terse.\nHow does caching work?\n[image]"
     assert ev["input"]["messages"] == MSGS
-    assert ev["input"]["params"] == {"temperature": 0.3, "max_completion_tokens": 900}
+    assert ev["input"]["params"] == {"temperature": 0.3, **limit}
     assert ev["output"]["response"] == out.choices[0].message.content
     assert "stream_options" not in sent(route)       # never injected without stream=True
 
@@ -93,9 +98,12 @@ def test_messages_snapshot_taken_at_call_time(oai, openai_mock, events):
 
 
 def test_prediction_usage_fields(oai, openai_mock, events):
+    # The usage fields come from the response: an SDK without the prediction parameter
+    # (openai 1.40) still gets them, as untyped extra fields.
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion_prediction.json"))
-    oai.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "x"}],
-                                prediction={"type": "content", "content": "class User: ..."})
+    prediction = {"prediction": {"type": "content", "content": "class User: ..."}} \
+        if has_api("openai", "chat.completions.create(prediction)") else {}
+    oai.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "x"}], **prediction)
     [ev] = events
     assert ev["model"] == "gpt-4.1-2025-04-14"
     assert_usage(ev, 312, 96, accepted_prediction_tokens=61, rejected_prediction_tokens=18)
@@ -331,7 +339,7 @@ class Answer(pydantic.BaseModel):
 
 def test_chat_parse(oai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, json=chat_json('{"answer": "prefix first"}'))
-    out = oai.chat.completions.parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+    out = chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
     assert out.choices[0].message.parsed == Answer(answer="prefix first")
     [ev] = events
     check_chat(ev, "openai.chat.completions.parse")
@@ -343,27 +351,33 @@ def test_chat_parse_async(aoai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, json=chat_json('{"answer": "a"}'))
 
     async def main():
-        return await aoai.chat.completions.parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+        return await chat_helpers(aoai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
     assert run(main()).choices[0].message.parsed.answer == "a"
     check_chat(events[0], "openai.chat.completions.parse")
 
 
-def test_chat_parse_length_error_still_records_usage(oai, openai_mock, events):
+def test_chat_parse_length_error_still_records_usage(oai, openai_mock, events, monkeypatch):
     import openai
     body = chat_json('{"answer": "cut')
     body["choices"][0]["finish_reason"] = "length"
     openai_mock.post("/chat/completions").respond(200, json=body)
+    creates = []
+    create = type(oai.chat.completions).create
+    monkeypatch.setattr(type(oai.chat.completions), "create", lambda *a, **k: creates.append(1) or create(*a, **k))
     with pytest.raises(openai.LengthFinishReasonError):
-        oai.chat.completions.parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+        chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
     [ev] = events
-    assert ev["status"] == "error" and ev["error"]["type"] == "LengthFinishReasonError"
+    if not creates:     # the helper parses inside the request: the request raised
+        assert ev["status"] == "error" and ev["error"]["type"] == "LengthFinishReasonError"
+    else:               # openai 1.40: it parses what create() returned, after the request succeeded
+        assert ev["status"] == "success" and ev["output"]["finish_reason"] == "length"
     assert_usage(ev, 2048, 612, cached=1792, reasoning=448)   # the tokens were billed
     assert_cost(ev, "gpt-5.5", "openai", prompt=2048, completion=612, cached=1792)
 
 
 def test_chat_stream_helper_counts_once(oai, openai_mock, events):
     route = openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
-    with oai.chat.completions.stream(model="gpt-5.5", messages=MSGS) as stream:
+    with chat_helpers(oai).stream(model="gpt-5.5", messages=MSGS) as stream:
         kinds = [e.type for e in stream]
         final = stream.get_final_completion()
     assert "content.delta" in kinds
@@ -377,7 +391,7 @@ def test_chat_stream_helper_async(aoai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
 
     async def main():
-        async with aoai.chat.completions.stream(model="gpt-5.5", messages=MSGS) as stream:
+        async with chat_helpers(aoai).stream(model="gpt-5.5", messages=MSGS) as stream:
             async for _ in stream:
                 pass
             return await stream.get_final_completion()
@@ -389,7 +403,7 @@ def test_chat_stream_helper_async(aoai, openai_mock, events):
 
 def test_chat_stream_helper_early_exit_is_partial(oai, openai_mock, events):
     openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
-    with oai.chat.completions.stream(model="gpt-5.5", messages=MSGS) as stream:
+    with chat_helpers(oai).stream(model="gpt-5.5", messages=MSGS) as stream:
         for e in stream:
             if e.type == "content.delta":
                 break
@@ -410,6 +424,7 @@ def check_response(ev: dict, name: str, stream: bool = False) -> None:
         assert ev["stream"] is True and isinstance(ev["ttft_ms"], int) and "partial" not in ev
 
 
+@RESPONSES
 def test_responses_create(oai, openai_mock, events):
     openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
     out = oai.responses.create(model="gpt-5.5", input="Explain caching", instructions="Be brief",
@@ -422,6 +437,7 @@ def test_responses_create(oai, openai_mock, events):
     assert ev["output"]["response"] == "Hello! Cached prefixes are billed at a discount."
 
 
+@RESPONSES
 def test_responses_create_async(aoai, openai_mock, events):
     openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
 
@@ -433,6 +449,7 @@ def test_responses_create_async(aoai, openai_mock, events):
     assert ev["input"]["messages"] == [{"role": "user", "content": "hi"}]
 
 
+@RESPONSES
 def test_responses_create_stream(oai, openai_mock, events):
     openai_mock.post("/responses").respond(200, **sse("openai/responses_stream.sse"))
     texts = [e.delta for e in oai.responses.create(model="gpt-5.5", input="hi", stream=True)
@@ -443,6 +460,7 @@ def test_responses_create_stream(oai, openai_mock, events):
     assert ev["output"]["response"] == "".join(texts)
 
 
+@RESPONSES
 def test_responses_create_stream_async(aoai, openai_mock, events):
     openai_mock.post("/responses").respond(200, **sse("openai/responses_stream.sse"))
 
@@ -461,6 +479,7 @@ def responses_json_text(text: str) -> dict:
     return body
 
 
+@RESPONSES
 def test_responses_parse(oai, openai_mock, events):
     openai_mock.post("/responses").respond(200, json=responses_json_text('{"answer": "yes"}'))
     out = oai.responses.parse(model="gpt-5.5", input="hi", text_format=Answer)
@@ -470,6 +489,7 @@ def test_responses_parse(oai, openai_mock, events):
     assert ev["output"]["response"] == '{"answer": "yes"}'
 
 
+@RESPONSES
 def test_responses_parse_async(aoai, openai_mock, events):
     openai_mock.post("/responses").respond(200, json=responses_json_text('{"answer": "yes"}'))
 
@@ -479,6 +499,7 @@ def test_responses_parse_async(aoai, openai_mock, events):
     check_response(events[0], "openai.responses.parse")
 
 
+@RESPONSES
 def test_responses_stream_helper(oai, openai_mock, events):
     openai_mock.post("/responses").respond(200, **sse("openai/responses_stream.sse"))
     with oai.responses.stream(model="gpt-5.5", input="hi") as stream:
@@ -490,6 +511,7 @@ def test_responses_stream_helper(oai, openai_mock, events):
     check_response(ev, "openai.responses.stream", stream=True)
 
 
+@RESPONSES
 def test_responses_stream_helper_async(aoai, openai_mock, events):
     openai_mock.post("/responses").respond(200, **sse("openai/responses_stream.sse"))
 
@@ -504,6 +526,7 @@ def test_responses_stream_helper_async(aoai, openai_mock, events):
 RESP_ID = "resp_0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071"
 
 
+@RESPONSES
 def test_responses_stream_resume_by_id(oai, openai_mock, events):
     route = openai_mock.get(f"/responses/{RESP_ID}").respond(200, **sse("openai/responses_stream.sse"))
     with oai.responses.stream(response_id=RESP_ID, starting_after=6) as stream:
@@ -516,6 +539,7 @@ def test_responses_stream_resume_by_id(oai, openai_mock, events):
     assert_cost(ev, "gpt-5.5", "openai", prompt=1536, completion=389, cached=1280)
 
 
+@RESPONSES
 def test_responses_stream_resume_async(aoai, openai_mock, events):
     openai_mock.get(f"/responses/{RESP_ID}").respond(200, **sse("openai/responses_stream.sse"))
 
@@ -529,12 +553,14 @@ def test_responses_stream_resume_async(aoai, openai_mock, events):
     assert_cost(ev, "gpt-5.5", "openai", prompt=1536, completion=389, cached=1280)
 
 
+@RESPONSES
 def test_responses_retrieve_without_stream_is_not_a_call(oai, openai_mock, events):
     openai_mock.get(f"/responses/{RESP_ID}").respond(200, json=load_fixture("openai/responses_create.json"))
     oai.responses.retrieve(RESP_ID)
     assert events == []
 
 
+@RESPONSES
 def test_responses_failed_event_is_an_error(oai, openai_mock, events):
     text = load_fixture("openai/responses_stream.sse").replace(
         "event: response.completed\ndata: {\"type\":\"response.completed\"",
@@ -727,9 +753,8 @@ def test_every_usage_detail_is_mapped(oai, openai_mock, events):
     assert_cost(ev, "gpt-5.5", "openai", prompt=3000, completion=700, cached=1000, write=500)
 
 
+@requires("openai", "responses.compact")
 def test_responses_compact_and_beta_responses(oai, openai_mock, events):
-    if not hasattr(oai.responses, "compact"):
-        pytest.skip("this openai version has no responses.compact")
     body = load_fixture("openai/responses_create.json")
     compacted = {"id": "cmp_1", "object": "response.compaction", "created_at": 1767225600,
                  "output": body["output"], "usage": body["usage"]}

@@ -10,7 +10,7 @@ import pytest
 
 from tokentrail.instrument import _core
 
-from .conftest import assert_cost, assert_usage, load_fixture, run, sse_headers
+from .conftest import assert_cost, assert_usage, chat_helpers, load_fixture, requires, run, sse_headers
 
 MSGS = [{"role": "user", "content": "hi"}]
 
@@ -160,6 +160,7 @@ def test_anthropic_helper_early_exit(ant, anthropic_mock, events):
     assert ev["output"]["response"] == "The refund"
 
 
+@requires("openai", "responses")
 def test_responses_helper_early_exit(oai, openai_mock, events):
     openai_mock.post("/responses").respond(200, text=load_fixture("openai/responses_stream.sse"),
                                            headers=sse_headers())
@@ -205,7 +206,7 @@ def test_helper_midstream_error(oai, openai_mock, events):
     import openai
     openai_mock.post("/chat/completions").respond(200, **chat_sse("openai/chat_stream_midstream_error.sse"))
     with pytest.raises(openai.APIError):
-        with oai.chat.completions.stream(model="gpt-5.5", messages=MSGS) as s:
+        with chat_helpers(oai).stream(model="gpt-5.5", messages=MSGS) as s:
             s.until_done()
     [ev] = events
     assert ev["status"] == "error" and ev["name"] == "openai.chat.completions.stream"

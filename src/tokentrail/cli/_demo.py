@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     info.write(f"Ran {len(SCENARIOS)} scenarios, {len(events)} calls ({errors} failed, ${cost:.6f}) in "
                f"{run.seconds:.2f} s against the in-process fake API: no key, no network.\n"
                f"Wrote {len(events)} events (namespace {NAMESPACE!r}) to {where}"
-               + (" after the events already there" if had_events else "") + ".\n")
+               + (" after the events already there" if had_events else "") + ".\n"
+               + (f"Skipped {'; '.join(run.skipped)}.\n" if run.skipped else ""))
     if render is None:
         return 0
     build_report, render_report = render

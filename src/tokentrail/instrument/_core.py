@@ -30,7 +30,7 @@ import wrapt
 
 from .. import _config, _hooks
 from .._config import SETTINGS
-from .._content import CONTENT_PARAMS, PARAM_KEYS, flatten_messages, jsonable
+from .._content import _SKIP, CONTENT_PARAMS, PARAM_KEYS, _param_kind, _param_kinds, flatten_messages, jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .._ids import new_event_id, new_id
@@ -411,12 +411,20 @@ def private_body(body: dict, capture: bool) -> Any:
                 return _oj_dumps({k: v for k, v in body.items() if k in keep and given(v)})
             except TypeError:   # not JSON (an SDK model, bytes, a generator...): copy instead
                 pass
-    out = body.copy()           # then one pass: drop what is not read, copy the containers kept
-    for k, v in body.items():   # (cheaper than building the dict key by key: most keys stay)
-        if k not in keep:
-            del out[k]
-        elif type(v) in _CONTAINERS:
-            out[k] = _tree(v, 1)
+    # One pass over the body, keeping what is read: anthropic >= 2 sends every optional
+    # field, most as its "omit" sentinel (17 keys, 3 given), so the body is not copied
+    # whole and thinned, and a sentinel or None is left out (every reader takes a missing
+    # key for one).
+    out = {}
+    kinds = _param_kinds                # pick_params' table: which types are sentinels or None
+    for k, v in body.items():
+        if k in keep:
+            t = type(v)
+            kind = kinds.get(t)
+            if kind is None:
+                kind = _param_kind(t)
+            if kind != _SKIP:           # other values shared: immutable, or SDK models callers do not change
+                out[k] = _tree(v, 1) if t in _CONTAINERS else v
     return out
 
 
@@ -782,8 +790,11 @@ class Recording:
 
     def rewatch(self, stream: Any, is_async: bool) -> None:
         """Move the watch to ``stream``, which a helper built over the same response."""
+        old = self.watched() if self.watched is not None else None
         if self.call.done or not swap_iterator(stream, self, is_async):
             return
+        if old is not None and old is not stream:
+            unswap_iterator(old, is_async)
         self._detach_finalizer()
         self.watched = weakref.ref(stream)
         self.finalizer = weakref.finalize(stream, self.abandoned)
@@ -1130,6 +1141,17 @@ def swap_iterator(stream: Any, rec: Recording, is_async: bool) -> bool:
         return False
     stream._iterator = (_awatch if is_async else _watch)(inner, rec)
     return True
+
+
+def unswap_iterator(stream: Any, is_async: bool) -> None:
+    """Give ``stream`` its own iterator back. The stream a request returned, dropped unread
+    by a helper that reads its own (anthropic 0.4x), would otherwise keep the watching
+    generator, and through it the recording, in the SDK's stream/response reference
+    cycle until the next garbage collection."""
+    it = stream.__dict__.get("_iterator")
+    frame = getattr(it, "ag_frame" if is_async else "gi_frame", None)
+    if frame is not None and frame.f_code is (_awatch if is_async else _watch).__code__:
+        stream._iterator = frame.f_locals["inner"]
 
 
 def _watch(inner: Any, rec: Recording) -> Any:

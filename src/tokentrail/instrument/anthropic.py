@@ -3,10 +3,10 @@
 Recorded (sync and async, every client class built on ``anthropic._base_client``:
 ``Anthropic``, ``AnthropicBedrock``, ``AnthropicVertex``, Foundry, AWS, Google Cloud,
 Bedrock Mantle): ``POST /v1/messages`` as ``messages.create`` / ``.stream()`` /
-``.parse()`` and their ``beta.`` variants. The hook sees the request before a cloud
-client moves the model into the URL (Bedrock ``/model/{id}/invoke``, Vertex
-``...:rawPredict``), so the model id is the one the caller passed. Token counting and
-batches pass through untouched.
+``.parse()``, their ``beta.`` variants and anthropic 0.40's ``beta.prompt_caching.``
+ones. The hook sees the request before a cloud client moves the model into the URL
+(Bedrock ``/model/{id}/invoke``, Vertex ``...:rawPredict``), so the model id is the one
+the caller passed. Token counting and batches pass through untouched.
 
 Stream usage comes in two parts: ``message_start`` carries input and cache counts (with
 the 5m/1h cache-write split), ``message_delta`` the cumulative output (and updated
@@ -87,7 +87,12 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
     if path != "/v1/messages":
         return None
     qualifiers = getattr(options, "qualifiers", None)
-    beta = "beta=true" in query or bool(qualifiers and _core.mapping_or_empty(qualifiers).get("beta"))
+    if "beta=true" in query or (qualifiers and _core.mapping_or_empty(qualifiers).get("beta")):
+        api = "beta.messages"
+    elif "beta=prompt_caching" in query:        # anthropic 0.40: client.beta.prompt_caching.messages
+        api = "beta.prompt_caching.messages"
+    else:
+        api = "messages"
     hdrs = _core.lower_headers(options)
     if hdrs.get("x-stainless-helper-method") == "stream" or "x-stainless-stream-helper" in hdrs:
         verb = "stream"
@@ -96,7 +101,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
     else:
         verb = "create"
     # Endpoint(name, type, request_model, prompt, messages, system, params, read_result, new_stream)
-    return Endpoint(f"anthropic.{'beta.' if beta else ''}messages.{verb}", "generation", body.get("model"),
+    return Endpoint(f"anthropic.{api}.{verb}", "generation", body.get("model"),
                     None, body.get("messages"), body.get("system"), pick_params(body), read_message, MessageStream)
 
 
@@ -120,8 +125,10 @@ def read_message(call: Call, obj: Any) -> None:
 
 #: Paths whose plain calls may be recorded after they are made (see ``_core.defer``), and
 #: the name of their response's reader (run as soon as it is returned).
-#: (``?beta=true``: the beta Messages calls of anthropic 0.x.)
-DEFER_PATHS = {"/v1/messages": "read_message", "/v1/messages?beta=true": "read_message"}
+#: (``?beta=true``: the beta Messages calls of anthropic 0.x; ``?beta=prompt_caching``: its
+#: prompt caching API, in anthropic 0.40.)
+DEFER_PATHS = {"/v1/messages": "read_message", "/v1/messages?beta=true": "read_message",
+               "/v1/messages?beta=prompt_caching": "read_message"}
 
 
 # --------------------------------------------------------------------------- streams
