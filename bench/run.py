@@ -53,15 +53,6 @@ SECTIONS = ("overhead", "instructions", "caller", "sinks", "report", "memory")
 TARGETS = {"ratio": 1.05, "per_chunk_us": 2.0, "jsonl": 100_000, "sqlite": 50_000}
 
 
-def missing_rows() -> dict[str, str]:
-    """The rows whose API the installed SDKs lack, and why (every other row still runs)."""
-    import openai
-    missing = {}
-    if not hasattr(openai.OpenAI(api_key="sk-bench", base_url="http://bench.invalid"), "responses"):
-        missing["responses"] = f"openai {openai.__version__} has no Responses API (openai >= 1.66 has)"
-    return missing
-
-
 # --------------------------------------------------------------------------- helpers
 
 def _env() -> dict:
@@ -638,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['cpus']} CPUs ({m['cpu']}), openai {m['openai']}, anthropic {m['anthropic']}, "
           f"JSON encoder {m['json_encoder']}, load average {m['load_before']}", flush=True)
     lines_all: list[str] = []
+    from _worker import missing_rows
     missing = missing_rows()
     if missing:
         ROWS[:] = [(row, label) for row, label in ROWS if row not in missing]

@@ -8,6 +8,7 @@
 - ``load_fixture(name)`` / ``sse(name)``: real-shaped bodies from tests/fixtures.
 - ``has_api(sdk, path)`` / ``@requires(sdk, path)``: whether the installed SDK has an API
   (pyproject supports openai >= 1.40 and anthropic >= 0.40); tests of a newer one skip.
+  ``prediction_kwargs(text)`` / ``ANTHROPIC_OMIT``: a keyword and a sentinel every version spells its own way.
 - The credential scan: every event any test writes is checked for API keys and header
   values (mark a test ``credentials_allowed`` when it writes such text on purpose).
 """
@@ -24,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 
 import tokentrail
@@ -150,6 +152,17 @@ def has_api(sdk: str, path: str) -> bool:
         if obj is None:
             return False
     return not kwarg or kwarg.rstrip(")") in inspect.signature(obj).parameters
+
+
+def prediction_kwargs(text: str) -> dict:
+    """The ``prediction=`` keyword of a chat request, where the installed openai takes it (>= 1.55)."""
+    if not has_api("openai", "chat.completions.create(prediction)"):
+        return {}
+    return {"prediction": {"type": "content", "content": text}}
+
+
+#: anthropic's "not given" sentinel of request bodies (anthropic 0.40 has only NOT_GIVEN).
+ANTHROPIC_OMIT = getattr(anthropic, "omit", anthropic.NOT_GIVEN)
 
 
 def requires(sdk: str, path: str) -> pytest.MarkDecorator:

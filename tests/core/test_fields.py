@@ -7,7 +7,7 @@ from typing import Optional
 
 import pydantic
 import pytest
-from conftest import requires
+from conftest import ANTHROPIC_OMIT, requires
 from openai.types import CompletionUsage
 
 from tokentrail._fields import field
@@ -83,13 +83,12 @@ def test_pick_params_keeps_only_given_sampling_parameters():
     import types
     from collections import UserDict
 
-    import anthropic
     import openai
 
     from tokentrail._content import pick_params
 
     fmt = {"type": "json_schema", "schema": {"type": "object"}}
-    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
+    omit = ANTHROPIC_OMIT
     body = {"model": "m", "messages": [], "temperature": 0.0, "top_p": None, "max_tokens": 64,
             "thinking": omit, "seed": openai.NOT_GIVEN, "stream": False, "response_format": fmt,
             "api_key": "sk-secret", "extra_headers": {"Authorization": "Bearer x"}, "stop": ["END"]}

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import pytest
 
 import tokentrail
-from conftest import has_api, load_fixture, requires, sse_headers  # noqa: F401  (tests/conftest.py helpers)
+from conftest import ANTHROPIC_OMIT, has_api, load_fixture, prediction_kwargs, requires, sse_headers  # noqa: F401  (tests/conftest.py helpers)
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 ANT_KEY = "sk-ant-test-SECRET-0123456789"

@@ -21,7 +21,7 @@ from tokentrail.instrument import _core
 from tokentrail.instrument import openai as oai_adapter
 from tokentrail.testing import capture_events
 
-from .conftest import has_api, load_fixture, run
+from .conftest import ANTHROPIC_OMIT, has_api, load_fixture, prediction_kwargs, run
 
 # What differs between two recordings of the same call.
 VOLATILE = ("id", "traceId", "startTime", "endTime", "latency_ms")
@@ -154,8 +154,7 @@ def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai,
     tokentrail.configure(capture_content=False)
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     openai_mock.post("/responses").respond(200, json=load_fixture("openai/responses_create.json"))
-    prediction = {"prediction": {"type": "content", "content": "secret too"}} \
-        if has_api("openai", "chat.completions.create(prediction)") else {}
+    prediction = prediction_kwargs("secret too")
     oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": "secret"}], **prediction,
                                 temperature=0.5)
     bodies = [["model", "temperature"]]
@@ -218,9 +217,8 @@ def test_a_long_conversation_with_the_sdks_omit_sentinels_is_encoded_not_copied(
     # than falling back to copying the whole conversation container by container.
     if _core._oj_dumps is None:
         pytest.skip("orjson is not installed")
-    import anthropic
     from openai import NOT_GIVEN
-    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
+    omit = ANTHROPIC_OMIT
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(12)]
     body = {"max_tokens": 256, "messages": copy.deepcopy(turns), "model": "claude-haiku-4-5",
             "system": omit, "temperature": omit, "stop_sequences": NOT_GIVEN, "top_k": None, "tools": omit}
@@ -233,9 +231,8 @@ def test_a_long_conversation_with_the_sdks_omit_sentinels_is_encoded_not_copied(
 def test_the_sdks_sentinels_and_none_are_left_out_of_a_short_body_too():
     # anthropic >= 2's body of one message: 17 keys, 3 of them given. The copy keeps the
     # same keys as the encoded snapshot of a long one, so the writer reads one shape.
-    import anthropic
     from openai import NOT_GIVEN
-    omit = getattr(anthropic, "omit", anthropic.NOT_GIVEN)      # anthropic 0.40 has only NOT_GIVEN
+    omit = ANTHROPIC_OMIT
     msgs = [{"role": "user", "content": "hi"}]
     body = {"max_tokens": 256, "messages": msgs, "model": "claude-haiku-4-5", "system": omit,
             "temperature": omit, "stop_sequences": NOT_GIVEN, "top_k": None, "tools": omit, "metadata": omit}
@@ -311,8 +308,7 @@ def _differential_calls(openai_mock, anthropic_mock):
     openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
     openai_mock.post("/completions").respond(200, json=completion_json())
     anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
-    prediction = {"prediction": {"type": "content", "content": "predicted text"}} \
-        if has_api("openai", "chat.completions.create(prediction)") else {}
+    prediction = prediction_kwargs("predicted text")
     calls = {
         "chat": lambda o, a: o.chat.completions.create(
             model="gpt-5.5", messages=[{"role": "system", "content": "be brief"}, _image_message()],

@@ -12,7 +12,7 @@ import pytest
 import tokentrail
 
 from .conftest import (KEY, assert_cost, assert_success, assert_usage, chat_helpers, has_api, load_fixture,
-                       requires, router, run, sse_data, sse_headers)
+                       prediction_kwargs, requires, router, run, sse_data, sse_headers)
 
 RESPONSES = requires("openai", "responses")     # the Responses API (openai >= 1.66)
 
@@ -101,8 +101,7 @@ def test_prediction_usage_fields(oai, openai_mock, events):
     # The usage fields come from the response: an SDK without the prediction parameter
     # (openai 1.40) still gets them, as untyped extra fields.
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion_prediction.json"))
-    prediction = {"prediction": {"type": "content", "content": "class User: ..."}} \
-        if has_api("openai", "chat.completions.create(prediction)") else {}
+    prediction = prediction_kwargs("class User: ...")
     oai.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "x"}], **prediction)
     [ev] = events
     assert ev["model"] == "gpt-4.1-2025-04-14"

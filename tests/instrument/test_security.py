@@ -7,7 +7,7 @@ import json
 
 import tokentrail
 
-from .conftest import ANT_KEY, KEY, has_api, load_fixture, run, sse_headers
+from .conftest import ANT_KEY, KEY, has_api, load_fixture, prediction_kwargs, run, sse_headers
 
 SECRETS = (KEY, ANT_KEY, "hdr-SECRET-value", "org-SECRET-token", "Bearer", "x-api-key", "Authorization",
            "X-Secret", "api-key")
@@ -67,8 +67,7 @@ def test_capture_content_off_stores_no_text(openai_mock, anthropic_mock, events,
     openai_mock.post("/embeddings").respond(200, json=load_fixture("openai/embeddings.json"))
     anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
     prompt = "PRIVATE-PROMPT-TEXT"
-    prediction = {"prediction": {"type": "content", "content": prompt}} \
-        if has_api("openai", "chat.completions.create(prediction)") else {}
+    prediction = prediction_kwargs(prompt)
     list(oai.chat.completions.create(model="gpt-5.5", messages=[{"role": "user", "content": prompt}], stream=True,
                                      **prediction))
     responses = has_api("openai", "responses")
