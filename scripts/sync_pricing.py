@@ -104,6 +104,8 @@ LEGACY_IDS: dict[str, tuple[str, ...]] = {
         "claude-3-5-haiku", "claude-3-5-sonnet", "claude-3-7-sonnet",
         "claude-sonnet-4", "claude-opus-4", "claude-opus-4-1",
         "claude-2.0", "claude-2.1", "claude-instant-1.2",
+        # -latest pointers only older SDKs name (anthropic 0.40 still lists these two)
+        "claude-3-5-sonnet-latest", "claude-3-opus-latest",
     ),
 }
 # fmt: on
@@ -473,10 +475,11 @@ class Entry:
 
     @property
     def deprecated(self) -> str | bool | None:
-        """The key's own date, else the date every alias shares (all snapshots retire then)."""
+        """The key's own date, else the date every alias shares (all snapshots retire then;
+        a ``-latest`` pointer without a date of its own follows the model it points to)."""
         if self.main.deprecated:
             return self.main.deprecated
-        dates = {a.deprecated for a in self.aliases}
+        dates = {a.deprecated for a in self.aliases if a.deprecated or not a.model_id.endswith("-latest")}
         return dates.pop() if len(dates) == 1 and None not in dates else None
 
 

@@ -231,7 +231,7 @@ def sdk_ids(provider: str) -> list[str]:
 
 
 #: `-latest` pointers named only by SDKs older than those the tables are generated from
-#: (anthropic 0.40), so not in them; the loader prices a pointer as its model.
+#: (anthropic 0.40): scripts/sync_pricing.py lists them (LEGACY_IDS) as their model's aliases.
 OLD_SDK_POINTERS = {"openai": {}, "anthropic": {"claude-3-5-sonnet-latest": "claude-3-5-sonnet",
                                                  "claude-3-opus-latest": "claude-3-opus"}}
 
@@ -240,7 +240,7 @@ OLD_SDK_POINTERS = {"openai": {}, "anthropic": {"claude-3-5-sonnet-latest": "cla
 def test_every_sdk_model_id_is_priced_or_listed(provider: str) -> None:
     ids = sdk_ids(provider)
     assert ids
-    covered = all_ids(load(provider)) | unpriced_ids(provider) | set(OLD_SDK_POINTERS[provider])
+    covered = all_ids(load(provider)) | unpriced_ids(provider)
     missing = [i for i in ids if i not in covered]
     assert not missing, f"regenerate with scripts/sync_pricing.py; not covered: {missing}"
 
@@ -249,7 +249,7 @@ def test_every_sdk_model_id_is_priced_or_listed(provider: str) -> None:
 def test_old_sdk_pointers_are_priced_as_their_model(provider: str) -> None:
     import tokentrail
     for pointer, model in OLD_SDK_POINTERS[provider].items():
-        assert model in load(provider)["models"]
+        assert pointer in load(provider)["models"][model]["aliases"]
         cost = tokentrail.price_table().cost(pointer, {"prompt_tokens": 1000, "completion_tokens": 10})
         assert cost.known and cost.pricing == f"{provider}/{model}"
 
@@ -317,3 +317,17 @@ def test_overrides_are_kept_verbatim(sync: Any, tmp_path: Path) -> None:
     assert sync.existing_overrides(path) == section
     assert sync.parsed_overrides(section) == {"gpt-4o": {"input": 3, "reason": "test"}}
     assert sync.existing_overrides(tmp_path / "missing.yaml") == sync.DEFAULT_OVERRIDES
+
+
+def test_a_latest_pointer_does_not_hide_the_shutdown_date(sync: Any) -> None:
+    # claude-3-opus: the key has no date of its own, its dated snapshot has one, and the
+    # -latest pointer (an old SDK's id) has none: the entry still retires on that date.
+    def pid(model_id: str, shutdown: str | None = None) -> Any:
+        return sync.PricedId(model_id, None, None, sdk_shutdown=shutdown)
+
+    snapshot, pointer = pid("claude-3-opus-20240229", "2026-01-05"), pid("claude-3-opus-latest")
+    assert sync.Entry("claude-3-opus", pid("claude-3-opus"), [snapshot, pointer]).deprecated == "2026-01-05"
+    assert sync.Entry("claude-3-opus", pid("claude-3-opus"), [pointer]).deprecated is None
+    # another undated alias still means the snapshots do not all retire then
+    assert sync.Entry("claude-3-opus", pid("claude-3-opus"), [snapshot, pid("claude-3-opus-v2")]).deprecated is None
+    assert load("anthropic")["models"]["claude-3-opus"]["deprecated"] == "2026-01-05"
