@@ -9,6 +9,7 @@ swallowed; only :class:`BudgetExceeded` is meant to reach the caller.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -56,7 +57,12 @@ def emit(event: dict, sink: Any = None) -> None:
 def hand_off(item: Any, sink: Any = None) -> dict | None:
     """Queue a finished call (anything with ``to_event()``) for its sink, to be built on
     the writer thread; with a synchronous tap (``testing.capture_events``) it is built
-    now and returned."""
+    now and returned. Inside :func:`hold` it waits for :func:`release` instead."""
+    if _holding:
+        held = HELD.get()
+        if held is not None:
+            held.append((item, sink))
+            return None
     if _taps:
         ev = item.to_event()
         if ev is not None:
@@ -64,6 +70,40 @@ def hand_off(item: Any, sink: Any = None) -> dict | None:
         return ev
     WRITER.put(sink if sink is not None else _config.current_sink(), item)
     return None
+
+
+# A helper that checks a response after its request was recorded (openai < 1.5x's
+# ``beta.chat.completions.parse`` raises LengthFinishReasonError once ``create()`` has
+# returned) holds the calls finished inside it, and queues them when it is done: as
+# errors when it raised, as newer SDKs, which parse inside the request, record them.
+HELD: contextvars.ContextVar[list | None] = contextvars.ContextVar("tokentrail_held", default=None)
+_holding = False    # set once the first hold starts: until then hand_off does not look
+
+
+def hold() -> tuple[list, Any]:
+    """Hold the calls this context finishes until :func:`release`; (the list, the token)."""
+    global _holding
+    _holding = True
+    held: list = []
+    return held, HELD.set(held)
+
+
+def release(held: list, token: Any, exc: BaseException | None) -> None:
+    """Queue the held calls. If the helper raised an error (``exc``) after its last call
+    succeeded, that call is recorded as failed with it (the tokens stay: they were billed)."""
+    try:
+        try:
+            HELD.reset(token)
+        except ValueError:          # reset from another context: leave that context alone
+            pass
+        if held and isinstance(exc, Exception):
+            last = held[-1][0]
+            if isinstance(last, Call) and last.err is None:
+                last.err = _error_info(exc)
+        for item, sink in held:
+            hand_off(item, sink)
+    except Exception:
+        logger.exception("tokentrail: could not record the calls of a helper (the call itself was not affected)")
 
 
 def _error_info(error: BaseException | dict | None) -> dict | None:

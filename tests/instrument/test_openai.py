@@ -355,23 +355,41 @@ def test_chat_parse_async(aoai, openai_mock, events):
     check_chat(events[0], "openai.chat.completions.parse")
 
 
-def test_chat_parse_length_error_still_records_usage(oai, openai_mock, events, monkeypatch):
+@pytest.mark.parametrize("is_async", [False, True])
+def test_chat_parse_length_error_still_records_usage(oai, aoai, openai_mock, events, is_async):
+    # Newer SDKs parse inside the request (it raises); openai 1.40's beta helper parses
+    # what create() returned, after the request was recorded: an error event either way.
     import openai
     body = chat_json('{"answer": "cut')
     body["choices"][0]["finish_reason"] = "length"
     openai_mock.post("/chat/completions").respond(200, json=body)
-    creates = []
-    create = type(oai.chat.completions).create
-    monkeypatch.setattr(type(oai.chat.completions), "create", lambda *a, **k: creates.append(1) or create(*a, **k))
     with pytest.raises(openai.LengthFinishReasonError):
-        chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+        if is_async:
+            run(chat_helpers(aoai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer))
+        else:
+            chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
     [ev] = events
-    if not creates:     # the helper parses inside the request: the request raised
-        assert ev["status"] == "error" and ev["error"]["type"] == "LengthFinishReasonError"
-    else:               # openai 1.40: it parses what create() returned, after the request succeeded
-        assert ev["status"] == "success" and ev["output"]["finish_reason"] == "length"
+    assert ev["status"] == "error" and ev["level"] == "error"
+    assert ev["error"]["type"] == "LengthFinishReasonError"
+    assert ev["name"] == "openai.chat.completions.parse"
     assert_usage(ev, 2048, 612, cached=1792, reasoning=448)   # the tokens were billed
     assert_cost(ev, "gpt-5.5", "openai", prompt=2048, completion=612, cached=1792)
+
+
+def test_chat_parse_success_after_a_length_error_is_a_success(oai, openai_mock, events):
+    # The hold ends with the helper: the next call is recorded as usual.
+    import httpx as hx                                   # respx builds its responses with httpx in both eras
+    import openai
+    body = chat_json('{"answer": "cut')
+    body["choices"][0]["finish_reason"] = "length"
+    openai_mock.post("/chat/completions").mock(side_effect=[
+        hx.Response(200, json=body), hx.Response(200, json=chat_json('{"answer": "ok"}')),
+        hx.Response(200, json=chat_json("plain"))])
+    with pytest.raises(openai.LengthFinishReasonError):
+        chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+    assert chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer).choices[0].message.parsed
+    oai.chat.completions.create(model="gpt-5.5", messages=MSGS)
+    assert [e["status"] for e in events] == ["error", "success", "success"]
 
 
 def test_chat_stream_helper_counts_once(oai, openai_mock, events):

@@ -235,6 +235,32 @@ def helper_aenter(name: str) -> Callable:
     return wrapper
 
 
+def hold_calls(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """A wrapper for a helper that raises after its request was recorded (see
+    :func:`tokentrail._recorder.hold`): its calls are queued when it returns or raises."""
+    held, token = _recorder.hold()
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _recorder.release(held, token, exc)
+        raise
+    _recorder.release(held, token, None)
+    return result
+
+
+def hold_calls_async(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+    async def run() -> Any:
+        held, token = _recorder.hold()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _recorder.release(held, token, exc)
+            raise
+        _recorder.release(held, token, None)
+        return result
+    return run()
+
+
 def rewatch_enter(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``__enter__`` of a stream helper. Older ones (anthropic 0.4x) build their own raw
     stream over the response of the one the request returned: the watch moves to it."""
@@ -518,6 +544,8 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
     try:
         if kwargs.get("stream") or current_trace() is not None:
             return None
+        if _recorder._holding and _recorder.HELD.get() is not None:
+            return None             # a held call may still become an error: it needs a Call
         s = SETTINGS
         if s.budget_usd is not None or s.max_calls is not None:
             return None
