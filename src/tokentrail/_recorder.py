@@ -101,6 +101,9 @@ def release(held: list, token: Any, exc: BaseException | None) -> None:
             if isinstance(last, Call) and last.err is None:
                 last.err = _error_info(exc)
         for item, sink in held:
+            if isinstance(item, Call) and item._live_totals():
+                item._price()
+                item._record_outcome()      # held back by finish(): the outcome may have changed
             hand_off(item, sink)
     except Exception:
         logger.exception("tokentrail: could not record the calls of a helper (the call itself was not affected)")
@@ -165,9 +168,10 @@ class Call:
             if self.end_wall is None:
                 self.end_wall = time.time()
             self.err = _error_info(error)
-            if self.trace is not None or SETTINGS.budget_usd is not None or SETTINGS.max_calls is not None:
+            if self._live_totals():
                 self._price()
-                self._record_outcome()
+                if not (_holding and HELD.get() is not None):   # else release() records it
+                    self._record_outcome()
             if sync:
                 ev = self.to_event()
                 emit(ev, self.sink)
@@ -177,6 +181,10 @@ class Call:
             logger.exception("tokentrail: could not record the call %s (the call itself was not affected)",
                              getattr(self, "name", "?"))
             return None
+
+    def _live_totals(self) -> bool:
+        """Whether a trace or a budget keeps live totals of this call."""
+        return self.trace is not None or SETTINGS.budget_usd is not None or SETTINGS.max_calls is not None
 
     def _price(self) -> None:
         if self.norm_usage is None:

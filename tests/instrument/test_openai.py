@@ -392,6 +392,25 @@ def test_chat_parse_success_after_a_length_error_is_a_success(oai, openai_mock, 
     assert [e["status"] for e in events] == ["error", "success", "success"]
 
 
+def test_chat_parse_length_error_in_a_trace_is_a_failed_attempt(oai, openai_mock, events):
+    # The trace sees the error too: a fallback to another model names it, on every SDK.
+    import openai
+    body = chat_json('{"answer": "cut')
+    body["choices"][0]["finish_reason"] = "length"
+    openai_mock.post("/chat/completions").respond(200, json=body)
+    with tokentrail.trace("q") as t:
+        with pytest.raises(openai.LengthFinishReasonError):
+            chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+        openai_mock.post("/chat/completions").respond(200, json=chat_json("fine"))
+        oai.chat.completions.create(model="gpt-5.5-pro", messages=MSGS)
+    first, second = events
+    assert first["status"] == "error" and second["status"] == "success"
+    assert second["fallback_model"] == "gpt-5.5"
+    assert second["metadata"]["fallback_reason"] == "LengthFinishReasonError"
+    assert t.calls == 2 and t.errors == 1
+    assert t.cost == pytest.approx(first["cost"] + second["cost"])
+
+
 def test_chat_stream_helper_counts_once(oai, openai_mock, events):
     route = openai_mock.post("/chat/completions").respond(200, **sse("openai/chat_stream_include_usage.sse"))
     with chat_helpers(oai).stream(model="gpt-5.5", messages=MSGS) as stream:
