@@ -2,7 +2,8 @@
 
 ``python bench/_worker.py MODE`` where MODE is ``bare`` (tokentrail is never imported),
 ``attached`` (``tokentrail.attach`` on every client, events to a JSONL file in a temp
-dir), ``mixed`` (bare and attached clients in one process, for the per-chunk cost) or
+dir), ``no-writer`` (attached, but the writer's work is not done: the caller thread's
+share alone), ``mixed`` (bare and attached clients in one process, for the per-chunk cost) or
 ``compare:NAME`` (another instrumentation package, see ``_compare.py``). It reads
 one JSON command per line on stdin and answers one JSON line on stdout:
 
@@ -125,11 +126,18 @@ class Worker:
             clients = [_fake.openai_client(50), _fake.anthropic_client(50),
                        _fake.openai_client(LONG_STREAM), _fake.anthropic_client(LONG_STREAM)]
         self.clients = clients
-        if mode in ("attached", "mixed"):
+        if mode in ("attached", "mixed", "no-writer"):
             import tokentrail
             tokentrail.configure(sink=os.path.join(self.tmp, "calls.jsonl"))
             clients = [tokentrail.attach(c) for c in clients]
             self.flush = tokentrail.flush
+            if mode == "no-writer":
+                # Attached, but nothing the writer thread would do is done: queued calls are
+                # kept until the round's flush (as the real queue keeps them), then dropped.
+                from tokentrail import _writer
+                queued: list = []
+                _writer.WRITER.put = lambda sink, item: queued.append(item)   # type: ignore[method-assign]
+                self.flush = queued.clear
         elif mode.startswith("compare:"):
             import _compare
             self.flush = _compare.setup(mode.split(":", 1)[1], clients)

@@ -5,6 +5,7 @@ Usage::
     python bench/run.py            # the full run (~20 minutes: 1,000,000 attached calls for memory)
     python bench/run.py --quick    # about 30 seconds, smaller counts, same table
     python bench/run.py --compare  # also time other instrumentation packages that are installed
+    python bench/run.py --split    # also the caller thread's share alone (attached, writer idle)
     python bench/run.py --json out.json --only overhead,sinks
 
 Everything is measured in one run on this machine and printed as one table; the same
@@ -119,9 +120,12 @@ def _load() -> list[float] | None:
 
 # --------------------------------------------------------------------------- overhead
 
-def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
+def bench_overhead(quick: bool, compare: bool, out: dict, split: bool = False) -> list[str]:
     from _compare import PACKAGES
-    modes = ["bare", "attached"] + ([f"compare:{n}" for n in PACKAGES] if compare else [])
+    cmp_modes = [f"compare:{n}" for n in PACKAGES] if compare else []
+    # --split: attached processes whose writer does nothing, for the caller thread's share
+    # measured on its own rather than as the row's difference minus the writer's.
+    modes = ["bare", "attached"] + (["no-writer"] if split else []) + cmp_modes
     # Several processes per mode: one process's speed depends on where its heap and code
     # landed (measured here: the same bare call 0.40-0.47 ms from one fresh process to the
     # next, steady within each), so one process per mode compares two draws of that luck.
@@ -198,7 +202,7 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
              "  'cpu ratio': the same with process CPU time (writer thread included);",
              "  'A/A': %d more bare processes measured the same way, the ratio's noise floor on this machine)" % procs,
              f"  {'call':<40}{'bare µs':>11}{'attached µs':>13}{'diff µs':>10}{'ratio':>8}{'cpu ratio':>11}{'A/A':>8}"
-             + "".join(f"{m.split(':')[1]:>14}" for m in modes[2:])]
+             + "".join(f"{m.split(':')[1]:>14}" for m in cmp_modes)]
     for row, label in ROWS:
         bare = med(samples[("bare", row)])
         att = med(samples[("attached", row)]) if "attached" in live else None
@@ -210,7 +214,7 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
         _aa_diff, aa = vs_bare("control", row, samples)
         entry["aa_ratio"] = aa
         cmp_cols = f"{('%.3f' % aa) if aa else 'n/a':>8}"
-        for m in modes[2:]:
+        for m in cmp_modes:
             d, r = vs_bare(m, row, samples)
             entry["compare"][m.split(":")[1]] = {"diff_us": d, "ratio": r}
             cmp_cols += f"{('x%.3f' % r) if r else 'n/a':>14}"
@@ -219,7 +223,8 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
                      f"{('%.3f' % ratio) if ratio else 'n/a':>8}{('%.3f' % cpu_ratio) if cpu_ratio else 'n/a':>11}"
                      f"{cmp_cols}")
     if "attached" in live:
-        lines += _where_it_goes(res, samples, calls_only, gc_n, gc_us)
+        lines += _where_it_goes(res, samples, calls_only, gc_n, gc_us,
+                                {row: vs_bare("no-writer", row, samples) for row, _ in ROWS})
     for row, sdk in (("chat_stream", "openai"), ("messages_stream", "anthropic")):
         pc = per_chunk.get(sdk)
         res["rows"][row]["per_chunk"] = pc
@@ -236,7 +241,8 @@ def bench_overhead(quick: bool, compare: bool, out: dict) -> list[str]:
     return lines
 
 
-def _where_it_goes(res: dict, samples: dict, calls_only: dict, gc_n: dict, gc_us: dict) -> list[str]:
+def _where_it_goes(res: dict, samples: dict, calls_only: dict, gc_n: dict, gc_us: dict,
+                   no_writer: dict[str, tuple[float | None, float | None]]) -> list[str]:
     """The attached row's added time split by where it is spent.
 
     A round is shorter than the writer's linger, so the writer drains the round's events
@@ -245,24 +251,35 @@ def _where_it_goes(res: dict, samples: dict, calls_only: dict, gc_n: dict, gc_us
     the rest of the row's difference is the caller's thread (and carries the
     process-to-process noise the A/A column shows). Garbage collections: a bare SDK call
     frees what it makes, so a bare round runs none; queued calls stay alive until the
-    writer takes them, so some fall due.
+    writer takes them, so some fall due. With ``--split``, the caller thread's share is also
+    measured on its own: attached processes whose writer does nothing ("no writer": their
+    queued calls are kept until the round's flush, then dropped), against the bare ones.
     """
     med = statistics.median
+    measured = any(r is not None for _d, r in no_writer.values())
     lines = ["  where the added µs go: writer = the round's closing flush per event (the writer drains then: a "
              "round is",
              "  shorter than its linger), caller thread = diff - writer (with the noise of the A/A column); "
              "GC = collections run in a round",
-             f"  {'call':<40}{'caller µs':>11}{'writer µs':>11}{'GC per 1k calls':>17}{'GC µs/call':>12}"]
+             f"  {'call':<40}{'caller µs':>11}{'writer µs':>11}{'GC per 1k calls':>17}{'GC µs/call':>12}"
+             + (f"{'no writer µs':>14}{'ratio':>8}" if measured else "")]
     for row, label in ROWS:
         writer = med([a - c for a, c in zip(samples[("attached", row)], calls_only[("attached", row)])])
         caller = med(samples[("attached", row)]) - med(samples[("bare", row)]) - writer
         entry = {"caller_us": caller, "writer_us": writer,
                  "gc_per_1000_calls": {m: med(gc_n[(m, row)]) for m in ("bare", "attached")},
                  "gc_us_per_call": {m: med(gc_us[(m, row)]) for m in ("bare", "attached")}}
+        nw_diff, nw_ratio = no_writer.get(row, (None, None))
+        if measured:
+            entry["no_writer"] = {"diff_us": nw_diff, "ratio": nw_ratio}
         res["rows"][row]["split"] = entry
         g, gu = entry["gc_per_1000_calls"], entry["gc_us_per_call"]
         lines.append(f"  {label:<40}{_us(caller):>11}{_us(writer):>11}"
-                     f"{'%.1f -> %.1f' % (g['bare'], g['attached']):>17}{gu['attached']:>12.1f}")
+                     f"{'%.1f -> %.1f' % (g['bare'], g['attached']):>17}{gu['attached']:>12.1f}"
+                     + (f"{_us(nw_diff):>14}{('%.3f' % nw_ratio) if nw_ratio else 'n/a':>8}" if measured else ""))
+    if measured:
+        lines.append("  no writer: attached processes whose writer does nothing (--split), vs bare: the caller "
+                     "thread's share measured on its own")
     return lines
 
 
@@ -611,6 +628,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="about 30 seconds, smaller counts")
     p.add_argument("--compare", action="store_true",
                    help="also time other instrumentation packages, when installed")
+    p.add_argument("--split", action="store_true",
+                   help="also run attached processes whose writer does nothing: the caller thread's share "
+                        "of the overhead, measured on its own")
     p.add_argument("--json", default="bench-results.json", metavar="PATH", help="where to write the numbers")
     p.add_argument("--only", default=",".join(SECTIONS), metavar="LIST",
                    help=f"comma-separated sections: {', '.join(SECTIONS)}")
@@ -641,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             if section == "overhead":
-                lines = bench_overhead(args.quick, args.compare, out)
+                lines = bench_overhead(args.quick, args.compare, out, args.split)
             elif section == "instructions":
                 lines = bench_instructions(args.quick, out)
             elif section == "caller":
