@@ -150,3 +150,28 @@ def test_budget_exceeded_is_the_only_exception_that_escapes(oai, openai_mock, mo
     with pytest.raises(tokentrail.BudgetExceeded):
         oai.chat.completions.create(model="gpt-5.5", messages=MSGS)
     assert not route.called
+
+
+def test_a_failing_hold_leaves_the_helper_alone(oai, openai_mock, monkeypatch, log, events):
+    # openai 1.40's beta parse holds its calls and marks the last one failed when the
+    # helper raises (see _recorder.hold); if that fails, the helper's own error still
+    # reaches the caller unchanged (newer SDKs: the same fault in the request's path).
+    import openai
+    import pydantic
+
+    from .conftest import chat_helpers
+
+    class Answer(pydantic.BaseModel):
+        answer: str
+    body = load_fixture("openai/chat_completion.json")
+    body["choices"][0]["finish_reason"] = "length"
+    openai_mock.post("/chat/completions").respond(200, json=body)
+    monkeypatch.setattr(_recorder, "_error_info", boom)
+    with pytest.raises(openai.LengthFinishReasonError):
+        chat_helpers(oai).parse(model="gpt-5.5", messages=MSGS, response_format=Answer)
+    assert logged(log)
+    monkeypatch.undo()
+    openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
+    n = len(events)
+    oai.chat.completions.create(model="gpt-5.5", messages=MSGS)     # no hold left behind
+    assert len(events) == n + 1 and events[-1]["status"] == "success"
