@@ -42,11 +42,12 @@ def _totals(path: str) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def count(make_worker: Callable[..., Any], rows: list[tuple[str, str]], calls: dict[str, int]) -> dict:
-    """Instructions per call for each row, bare and attached: {row: {"bare": n, "attached": n}}."""
+def count(make_worker: Callable[..., Any], rows: list[tuple[str, str]], calls: dict[str, int],
+          modes: tuple[str, ...] = ("bare", "attached")) -> dict:
+    """Instructions per call for each row in each worker mode: {row: {"bare": n, "attached": n}}."""
     tmp = tempfile.mkdtemp(prefix="tokentrail-callgrind-")
     workers = {}
-    for mode in ("bare", "attached"):
+    for mode in modes:
         out = os.path.join(tmp, f"{mode}.out")
         workers[mode] = (make_worker(mode, prefix=["valgrind", "-q", "--tool=callgrind", "--instr-atstart=no",
                                                    f"--callgrind-out-file={out}"],

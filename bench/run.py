@@ -285,7 +285,7 @@ def _where_it_goes(res: dict, samples: dict, calls_only: dict, gc_n: dict, gc_us
 
 # --------------------------------------------------------------------------- instructions
 
-def bench_instructions(quick: bool, out: dict) -> list[str]:
+def bench_instructions(quick: bool, out: dict, split: bool = False) -> list[str]:
     import _instructions
     why = _instructions.available()
     if why is None and quick:
@@ -298,16 +298,25 @@ def bench_instructions(quick: bool, out: dict) -> list[str]:
                  ("messages_stream_long", "messages_stream", "anthropic messages.stream")]
     calls = {row: (30 if "stream" in row else 100) for row, _ in ROWS}
     calls.update({row: 2 for row, _, _ in long_rows})
-    counts = _instructions.count(WorkerProc, ROWS + [(r, r) for r, _, _ in long_rows], calls)
+    modes = ("bare", "attached", "no-writer") if split else ("bare", "attached")
+    counts = _instructions.count(WorkerProc, ROWS + [(r, r) for r, _, _ in long_rows], calls, modes)
     res: dict = {"calls": calls, "rows": {}, "per_chunk": {}}
     lines = ["Per-call overhead in CPU instructions (callgrind; bare vs attached, writer-thread work and "
              "flush included;",
              "  deterministic, so unlike the wall-clock table above it does not move with the machine's load)",
-             f"  {'call':<40}{'bare':>14}{'attached':>14}{'added':>12}{'ratio':>8}"]
+             f"  {'call':<40}{'bare':>14}{'attached':>14}{'added':>12}{'ratio':>8}"
+             + (f"{'caller':>12}{'ratio':>8}{'writer':>10}" if split else "")]
     for row, label in ROWS:
         b, a = counts[row]["bare"], counts[row]["attached"]
-        res["rows"][row] = {"bare": b, "attached": a, "added": a - b, "ratio": a / b}
-        lines.append(f"  {label:<40}{b:>14,.0f}{a:>14,.0f}{a - b:>12,.0f}{a / b:>8.3f}")
+        res["rows"][row] = entry = {"bare": b, "attached": a, "added": a - b, "ratio": a / b}
+        cols = ""
+        if split:       # the caller thread's share: attached with a writer that does nothing
+            c = counts[row]["no-writer"]
+            entry.update(caller_added=c - b, caller_ratio=c / b, writer_added=a - c)
+            cols = f"{c - b:>12,.0f}{c / b:>8.3f}{a - c:>10,.0f}"
+        lines.append(f"  {label:<40}{b:>14,.0f}{a:>14,.0f}{a - b:>12,.0f}{a / b:>8.3f}{cols}")
+    if split:
+        lines.append("  caller: added by attached processes whose writer does nothing (--split); writer: the rest")
     # Per streamed chunk: the same stream LONG_STREAM and 50 chunks long; what the longer
     # one adds, over the extra chunks, is the per-chunk cost alone (start and end cancel).
     # In µs at the rate the bare stream runs in the wall-clock table, when it ran.
@@ -663,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
             if section == "overhead":
                 lines = bench_overhead(args.quick, args.compare, out, args.split)
             elif section == "instructions":
-                lines = bench_instructions(args.quick, out)
+                lines = bench_instructions(args.quick, out, args.split)
             elif section == "caller":
                 lines = bench_caller(args.quick, out)
             elif section == "sinks":
