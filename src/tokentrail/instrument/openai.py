@@ -52,17 +52,15 @@ def install() -> None:
         _core.wrap_once(rs.AsyncResponseStreamManager, "__aenter__", _AENTER)
     except ImportError:   # openai < 1.66 has no Responses API
         pass
-    try:  # openai < 1.5x: beta.chat.completions.parse() parses after create() returned
+    try:  # older openai 1.x (1.40): beta.chat.completions.parse() parses what create() returned
         from openai.resources.beta.chat import completions as bcc
-        if "create" in getattr(getattr(bcc.Completions, "parse", None), "__code__", _NO_CODE).co_names:
+        code = getattr(getattr(bcc.Completions, "parse", None), "__code__", None)
+        if code is not None and "create" in code.co_names:
             _core.wrap_once(bcc.Completions, "parse", _core.hold_calls)
             _core.wrap_once(bcc.AsyncCompletions, "parse", _core.hold_calls_async)
     except ImportError:   # openai >= 2.x: no beta chat helpers
         pass
     _installed = True
-
-
-_NO_CODE = (lambda: None).__code__
 
 
 _ENTER = _core.helper_enter("responses.stream")
