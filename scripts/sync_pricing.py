@@ -34,7 +34,9 @@ keeps verbatim; the runtime loader merges them over ``models:``.
 
 Which ids are covered: every model id named by the installed SDKs (openai
 ``ChatModel``, ``ResponsesModel``, ``EmbeddingModel``; anthropic ``Model`` and
-``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS``. A dated snapshot
+``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS`` and every id the tables
+already list (an SDK release that stops naming a model does not stop apps from sending
+it; its shutdown date stays too, unless the SDK announces another). A dated snapshot
 (``gpt-4o-2024-08-06``, ``claude-haiku-4-5-20251001``) becomes an alias of its base
 entry when its price is identical, and gets its own entry otherwise. Snapshot
 names come from the SDKs, genai-prices' match rules and litellm's keys (for old
@@ -179,6 +181,18 @@ class SdkModels:
 
     ids: dict[str, list[str]]
     shutdown: dict[str, dict[str, str]]  # provider -> model id -> ISO date
+
+
+def sdk_versions() -> dict[str, str]:
+    """The installed SDKs' versions ("not installed" for a missing one)."""
+    from importlib import metadata
+    out = {}
+    for p in PROVIDERS:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
 
 
 def sdk_models() -> SdkModels:
@@ -501,24 +515,31 @@ def build_table(
     genai_provider: Any,
     litellm_data: dict[str, Any],
     when: dt.datetime,
+    previous: Listing | None = None,
 ) -> ProviderTable:
+    """``previous``: what the tables listed before. Its ids stay (an SDK release that stops
+    naming a model does not stop apps from sending it) and so do its shutdown dates, unless
+    the installed SDK announces another."""
+    previous = previous or Listing()
     sdk_ids = sdk.ids[provider]
-    named = set(sdk_ids) | set(LEGACY_IDS[provider])
+    named = set(sdk_ids) | set(LEGACY_IDS[provider]) | previous.ids
     bases = {base_id(provider, i) for i in named}
-    mentioned = snapshot_names(provider, genai_provider, litellm_data, set(sdk_ids))
+    # Ids the tables list already count as the SDK's own here (their dated snapshots are known).
+    mentioned = snapshot_names(provider, genai_provider, litellm_data, set(sdk_ids) | previous.ids)
     candidates = named | bases | {n for n in mentioned if base_id(provider, n) in bases}
     priced: dict[str, PricedId] = {}
     for model_id in sorted(candidates):
         hit_g = genai_lookup(provider, model_id, genai_provider, when)
         hit_l = litellm_lookup(provider, model_id, litellm_data)
         if hit_g or hit_l:
-            shutdown = sdk.shutdown[provider].get(model_id)
+            shutdown = sdk.shutdown[provider].get(model_id) or previous.shutdown.get(model_id)
             priced[model_id] = PricedId(model_id, hit_g, hit_l, merge(hit_g, hit_l), shutdown)
     return ProviderTable(
         provider=provider,
         entries=group_entries(provider, bases, priced),
-        unpriced_sdk=sorted(i for i in sdk_ids if i not in priced),
-        unpriced_legacy=sorted(i for i in LEGACY_IDS[provider] if i not in priced and i not in sdk_ids),
+        unpriced_sdk=sorted(i for i in set(sdk_ids) | previous.unpriced if i not in priced),
+        unpriced_legacy=sorted(i for i in LEGACY_IDS[provider]
+                               if i not in priced and i not in sdk_ids and i not in previous.unpriced),
     )
 
 
@@ -616,6 +637,36 @@ def render_yaml(table: ProviderTable, date: str, versions: dict[str, str], overr
     return header + body + overrides
 
 
+@dataclass
+class Listing:
+    """The model ids a generated table lists (entries and aliases) and its shutdown dates."""
+
+    ids: set[str] = field(default_factory=set)
+    shutdown: dict[str, str] = field(default_factory=dict)
+    unpriced: set[str] = field(default_factory=set)   # SDK ids SOURCES.md listed as priced by neither source
+
+
+def existing_listing(path: Path, sources: Path | None = None) -> Listing:
+    """What an existing table lists under `models:`, and (``sources``: its SOURCES.md) the
+    SDK ids it listed as unpriced; empty when there is none yet."""
+    out = Listing()
+    if sources is not None and sources.exists():
+        section = sources.read_text().split(_UNPRICED_HEADING, 1)[-1].split("\n## ", 1)[0]
+        for line in section.splitlines():
+            if line.startswith(f"- {path.stem}:"):
+                out.unpriced.update(re.findall(r"`([^`]+)`", line))
+    if not path.exists():
+        return out
+    models = (yaml.safe_load(path.read_text()) or {}).get("models") or {}
+    for key, entry in models.items():
+        out.ids.add(key)
+        out.ids.update((entry or {}).get("aliases") or ())
+        date = (entry or {}).get("deprecated")
+        if isinstance(date, str):
+            out.shutdown[key] = date
+    return out
+
+
 def existing_overrides(path: Path) -> str:
     """The `overrides:` section of an existing file, verbatim (or the default block)."""
     if not path.exists():
@@ -655,12 +706,16 @@ def render_sources(
 
 
 def _intro(date: str, versions: dict[str, str]) -> list[str]:
+    sdks = ", ".join(f"{p} {v}" for p, v in sdk_versions().items())
     return [
         "# Price sources",
         "",
         f"Generated by `scripts/sync_pricing.py` on {date} from **{GENAI} {versions[GENAI]}** "
         f"(bundled data snapshot) and **{LITELLM} {versions[LITELLM]}** (`{LITELLM_JSON}`). "
         "Do not edit by hand; rerun the script.",
+        "",
+        f"Model ids: those the installed SDKs name ({sdks}), the legacy ids the script lists, "
+        "and every id these tables listed before (with its shutdown date, unless the SDK announces another).",
         "",
         f"**Precedence:** {PRECEDENCE}",
         "",
@@ -746,8 +801,12 @@ def _deprecation_section(tables: list[ProviderTable]) -> list[str]:
     return lines + ([] if conflicts else ["None."])
 
 
+_UNPRICED_HEADING = "## Unpriced SDK model ids"
+
+
 def _unpriced_section(tables: list[ProviderTable]) -> list[str]:
-    lines = ["## Unpriced SDK model ids", "", "Named by the installed SDKs, priced by neither source:", ""]
+    lines = [_UNPRICED_HEADING, "", "Named by the installed SDKs (or listed here before), priced by neither source:",
+             ""]
     lines += [f"- {t.provider}: {_id_list(t.unpriced_sdk)}" for t in tables]
     lines += ["", "## Legacy ids not priced by either source", ""]
     lines += [f"- {t.provider}: {_id_list(t.unpriced_legacy)}" for t in tables]
@@ -948,8 +1007,9 @@ def generate(args: argparse.Namespace, work: Path) -> tuple[dict[Path, str], lis
     tables: list[ProviderTable] = []
     overrides: dict[str, dict[str, Any]] = {}
     for provider in PROVIDERS:
-        table = build_table(provider, sdk, genai[provider], litellm, when)
         path = args.out / f"{provider}.yaml"
+        table = build_table(provider, sdk, genai[provider], litellm, when,
+                            existing_listing(path, args.out / "SOURCES.md"))
         kept = existing_overrides(path)
         overrides[provider] = parsed_overrides(kept)
         text = render_yaml(table, date, versions, kept)

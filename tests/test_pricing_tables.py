@@ -331,3 +331,25 @@ def test_a_latest_pointer_does_not_hide_the_shutdown_date(sync: Any) -> None:
     # another undated alias still means the snapshots do not all retire then
     assert sync.Entry("claude-3-opus", pid("claude-3-opus"), [snapshot, pid("claude-3-opus-v2")]).deprecated is None
     assert load("anthropic")["models"]["claude-3-opus"]["deprecated"] == "2026-01-05"
+
+
+def test_what_the_tables_listed_stays_listed(sync: Any, tmp_path: Path) -> None:
+    # An SDK release that stops naming a model does not stop apps from sending it: the
+    # generator keeps every id, shutdown date and unpriced SDK id the tables had.
+    table = tmp_path / "anthropic.yaml"
+    table.write_text("schema: 1\nmodels:\n  claude-2.1:\n    input: 8\n    output: 24\n"
+                     "    aliases: [claude-2.1-latest]\n    deprecated: \"2025-07-21\"\n"
+                     "  claude-3-haiku:\n    input: 0.25\n    output: 1.25\n")
+    sources = tmp_path / "SOURCES.md"
+    sources.write_text("# Price sources\n\n## Unpriced SDK model ids\n\nNamed by ...:\n\n"
+                       "- openai: `gpt-x`\n- anthropic: `claude-1.3`, `claude-instant-1.1`\n\n"
+                       "## Legacy ids not priced by either source\n\n- anthropic: `claude-0`\n")
+    listing = sync.existing_listing(table, sources)
+    assert listing.ids == {"claude-2.1", "claude-2.1-latest", "claude-3-haiku"}
+    assert listing.shutdown == {"claude-2.1": "2025-07-21"}
+    assert listing.unpriced == {"claude-1.3", "claude-instant-1.1"}
+    assert sync.existing_listing(tmp_path / "missing.yaml") == sync.Listing()
+    # the shipped tables: what the SDKs of every supported era name is in them or listed
+    shipped = sync.existing_listing(PRICING / "anthropic.yaml", PRICING / "SOURCES.md")
+    assert {"claude-3-5-sonnet-latest", "claude-3-opus-latest"} <= shipped.ids
+    assert {"claude-1.3", "claude-instant-1.2"} <= shipped.unpriced
