@@ -414,23 +414,33 @@ class PriceTable:
             elif entry.long_context is not None and entry.long_context_threshold and \
                     prompt > entry.long_context_threshold:
                 rates, lc = entry.long_context, True   # the whole request moves to the higher tier
-        return compute_cost(rates, usage, label=label, known=known, long_context=lc, normalized=normalized)
+        if normalized:      # positional: a keyword call costs more, and this runs for every event
+            return _cost_of_normalized(rates, usage, label, known, lc)
+        return compute_cost(rates, usage, label=label, known=known, long_context=lc)
 
 
 def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknown", known: bool = True,
                  long_context: bool = False, normalized: bool = False) -> Cost:
     if normalized:      # normalize_usage's output: non-negative ints, subsets already clamped
-        g = usage.get
-        prompt, cached, write, completion = (usage["prompt_tokens"], usage["cached_tokens"],
-                                             usage["cache_write_tokens"], usage["completion_tokens"])
-        write_1h = min(g("cache_write_1h_tokens", 0) + g("cache_write_12h_tokens", 0), write)
-    else:
-        prompt = count(usage.get("prompt_tokens"))
-        cached = min(count(usage.get("cached_tokens")), prompt)
-        write = min(count(usage.get("cache_write_tokens")), prompt - cached)
-        write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")),
-                       write)
-        completion = count(usage.get("completion_tokens"))
+        return _cost_of_normalized(rates, usage, label, known, long_context)
+    prompt = count(usage.get("prompt_tokens"))
+    cached = min(count(usage.get("cached_tokens")), prompt)
+    write = min(count(usage.get("cache_write_tokens")), prompt - cached)
+    write_1h = min(count(usage.get("cache_write_1h_tokens")) + count(usage.get("cache_write_12h_tokens")), write)
+    completion = count(usage.get("completion_tokens"))
+    return _cost(rates, prompt, cached, write, write_1h, completion, label, known, long_context)
+
+
+def _cost_of_normalized(rates: Rates, usage: Mapping[str, Any], label: str, known: bool, long_context: bool) -> Cost:
+    g = usage.get
+    write = usage["cache_write_tokens"]
+    write_1h = g("cache_write_1h_tokens", 0) + g("cache_write_12h_tokens", 0)
+    return _cost(rates, usage["prompt_tokens"], usage["cached_tokens"], write, write_1h if write_1h < write else write,
+                 usage["completion_tokens"], label, known, long_context)
+
+
+def _cost(rates: Rates, prompt: int, cached: int, write: int, write_1h: int, completion: int, label: str,
+          known: bool, long_context: bool) -> Cost:
     r_in, r_cached, r_write, r_write_1h, r_out, den = rates.scaled
     return Cost((prompt - cached - write) * r_in, cached * r_cached,
                 (write - write_1h) * r_write + write_1h * r_write_1h, completion * r_out, den, label, known,

@@ -94,8 +94,8 @@ def test_async_calls_are_deferred_too(aoai, openai_mock, aant, anthropic_mock):
 def test_plain_calls_leave_no_work_on_the_callers_thread(oai, openai_mock, monkeypatch):
     """The whole recording (plan, reading the response, the event) happens on the writer."""
     seen = []
-    real = oai_adapter.plan
-    monkeypatch.setattr(oai_adapter, "plan", lambda *a: seen.append(threading.current_thread()) or real(*a))
+    real = oai_adapter.fields
+    monkeypatch.setattr(oai_adapter, "fields", lambda *a: seen.append(threading.current_thread()) or real(*a))
     _openai_calls(openai_mock)[0](oai)
     assert seen == []
     written()
@@ -276,7 +276,7 @@ def _chat_with_a_broken(stage, oai, openai_mock, monkeypatch, caplog):
 
 
 def test_a_failure_while_building_a_deferred_event_is_reported_and_counted(oai, openai_mock, monkeypatch, caplog):
-    _chat_with_a_broken("plan", oai, openai_mock, monkeypatch, caplog)
+    _chat_with_a_broken("fields", oai, openai_mock, monkeypatch, caplog)
     assert written() == []
     assert tokentrail.stats()["lost"] == 1
     assert "could not build the event of a openai request call (RuntimeError: injected)" in caplog.text
@@ -328,6 +328,15 @@ def _differential_calls(openai_mock, anthropic_mock):
         "beta messages": lambda o, a: a.beta.messages.create(model="claude-haiku-4-5", max_tokens=64,
                                                             messages=[{"role": "user", "content": "hi"}]),
     }
+    # The same URLs again through the SDKs' parse helpers: the writer remembers what a kind
+    # of request is named (create, parse...), and each must keep its own name.
+    if has_api("openai", "chat.completions.parse"):
+        calls["chat parse"] = lambda o, a: o.chat.completions.parse(model="gpt-5.5",
+                                                                   messages=[{"role": "user", "content": "hi"}])
+    if has_api("anthropic", "messages.parse"):
+        calls["messages parse"] = lambda o, a: a.messages.parse(model="claude-haiku-4-5", max_tokens=64,
+                                                                messages=[{"role": "user", "content": "hi"}])
+    calls["chat again"] = calls["chat"]
     if not has_api("openai", "responses"):
         del calls["responses"], calls["responses list"]
     if has_api("anthropic", "beta.prompt_caching.messages"):       # anthropic 0.40
@@ -374,6 +383,8 @@ def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, a
         _hooks.unregister_context_capturer("_request_tag")
     assert [name for name, d in zip(calls, deferred_ones) if d is None] == [] and len(deferred_ones) == len(calls)
     assert len(deferred) == len(live) == len(calls)
+    names = {name: d["name"] for name, d in zip(calls, deferred)}
+    assert all(n.endswith(".parse") == name.endswith(" parse") for name, n in names.items()), names
     for name, d, l in zip(calls, deferred, live):
         assert list(stable(d)) == list(stable(l)), name          # the same fields in the same order
         assert stable(d) == stable(l), name

@@ -59,11 +59,13 @@ def chat_stream_texts(oai, openai_mock):
     (_core, "event_io"),                  # the event's input and output blocks
     (_core, "new_id"),                    # its ids
     (_core, "private_body"),              # a plain call's body snapshot (then recorded the usual way)
-    (oai_adapter, "plan"),                # the adapter reading the request
+    (oai_adapter, "route"),               # the adapter naming the request (once per kind of request)
+    (oai_adapter, "fields"),              # the adapter reading the request body
     (oai_adapter, "read_chat"),           # the adapter reading the response
 ])
 def test_stage_failure_does_not_reach_the_caller(target, attr, oai, openai_mock, monkeypatch, log, events):
     monkeypatch.setattr(target, attr, boom)
+    monkeypatch.setattr(_core, "_routes", {})     # routes are remembered: a new one runs route() again
     out = chat(oai, openai_mock)
     assert out.usage.prompt_tokens == 2048 and out.choices[0].message.content.startswith("Prompt caching")
     assert logged(log)

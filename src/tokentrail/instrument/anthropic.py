@@ -78,6 +78,14 @@ def cloud_of(client: Any) -> str | None:
 def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> Endpoint | None:
     """What the request is, or None if it is not recorded. ``body``: its JSON body (``options.json_data``,
     or a private copy of it when the call is recorded after it was made)."""
+    name = route(options, stream)
+    return None if name is None else endpoint(name, body)
+
+
+def route(options: Any, stream: bool) -> str | None:
+    """The name of the call a request makes (from its options alone: method, URL, headers,
+    parser), or None if it is not recorded. A call recorded after it was made reuses it for
+    requests with the same options (``_core.deferred_endpoint``)."""
     if getattr(options, "method", "") != "post":
         return None
     url = getattr(options, "url", "")
@@ -100,9 +108,18 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
         verb = "parse"
     else:
         verb = "create"
-    # Endpoint(name, type, request_model, prompt, messages, system, params, read_result, new_stream)
-    return Endpoint(f"anthropic.{api}.{verb}", "generation", body.get("model"),
-                    None, body.get("messages"), body.get("system"), pick_params(body), read_message, MessageStream)
+    return f"anthropic.{api}.{verb}"
+
+
+def fields(name: str, body: Mapping) -> tuple:
+    """What an event records of a request :func:`route` named, from its body: ``(name, type,
+    request_model, prompt, messages, system, params)``, as :class:`Endpoint` takes them."""
+    return name, "generation", body.get("model"), None, body.get("messages"), body.get("system"), pick_params(body)
+
+
+def endpoint(name: str, body: Mapping) -> Endpoint:
+    """The :class:`Endpoint` of a request :func:`route` named, from its body."""
+    return Endpoint(*fields(name, body), read_message, MessageStream)
 
 
 # --------------------------------------------------------------------------- whole messages

@@ -86,6 +86,19 @@ def cloud_of(client: Any) -> str | None:
 def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> Endpoint | None:
     """What the request is, or None if it is not recorded. ``body``: its JSON body (``options.json_data``,
     or a private copy of it when the call is recorded after it was made)."""
+    r = route(options, stream)
+    if r is None:
+        return None
+    ep = endpoint(r, body)
+    if stream and r[0] in _STREAMS:
+        _stream_usage(ep, options, body, _STREAMS[r[0]], _core.lower_headers(options))
+    return ep
+
+
+def route(options: Any, stream: bool) -> tuple[str, str] | None:
+    """(kind, name) of the call a request makes, from its options alone (method, URL,
+    headers, parser), or None if it is not recorded. A call recorded after it was made
+    reuses it for requests with the same options (``_core.deferred_endpoint``)."""
     method = getattr(options, "method", "")
     url = getattr(options, "url", "")
     if not isinstance(url, str):
@@ -97,23 +110,13 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
         if kind is None:
             return None
     elif stream and method == "get" and path.startswith("/responses/") and path.count("/") == 2:
-        return Endpoint(f"openai.{beta}responses.retrieve", read_result=read_response, new_stream=ResponsesStream)
+        return "retrieve", f"openai.{beta}responses.retrieve"
     else:
         return None
-
-    params = pick_params(body)
-    model = body.get("model")
-
     if kind == "chat":
-        hdrs = _core.lower_headers(options)
-        helper = hdrs.get("x-stainless-helper-method", "")
+        helper = _core.lower_headers(options).get("x-stainless-helper-method", "")
         verb = "parse" if helper.endswith(".parse") else "stream" if helper.endswith(".stream") else "create"
-        # Endpoint(name, type, request_model, prompt, messages, system, params, read_result[, new_stream])
-        ep = Endpoint(f"openai.chat.completions.{verb}", "generation", model, None, body.get("messages"), None,
-                      params, read_chat)
-        if stream:
-            _stream_usage(ep, options, body, ChatStream, hdrs)
-        return ep
+        return kind, f"openai.chat.completions.{verb}"
     if kind == "responses" or kind == "compact":
         if kind == "compact":
             verb = "compact"
@@ -123,18 +126,42 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
             verb = "parse"
         else:
             verb = "create"
+        return kind, f"openai.{beta}responses.{verb}"
+    if kind == "completions":
+        return kind, "openai.completions.create"
+    return kind, "openai.embeddings.create"
+
+
+def fields(r: tuple[str, str], body: Mapping) -> tuple:
+    """What an event records of a request :func:`route` named, from its body: ``(name, type,
+    request_model, prompt, messages, system, params)``, as :class:`Endpoint` takes them."""
+    kind, name = r
+    if kind == "retrieve":
+        return name, "generation", None, None, None, None, None
+    params = pick_params(body)
+    model = body.get("model")
+    if kind == "chat":
+        return name, "generation", model, None, body.get("messages"), None, params
+    if kind == "responses" or kind == "compact":
         inp = body.get("input")
         msgs = [{"role": "user", "content": inp}] if isinstance(inp, str) else inp
-        return Endpoint(f"openai.{beta}responses.{verb}", "generation", model, None, msgs, body.get("instructions"),
-                        params, read_response, ResponsesStream)      # positional: see the chat branch
+        return name, "generation", model, None, msgs, body.get("instructions"), params
     if kind == "completions":
-        ep = Endpoint("openai.completions.create", request_model=model, prompt=_texts(body.get("prompt")),
-                      params=params, read_result=read_completion)
-        if stream:
-            _stream_usage(ep, options, body, CompletionStream, _core.lower_headers(options))
-        return ep
-    return Endpoint("openai.embeddings.create", type="embedding", request_model=model,
-                    prompt=_texts(body.get("input")), params=params, read_result=read_embeddings)
+        return name, "generation", model, _texts(body.get("prompt")), None, None, params
+    return name, "embedding", model, _texts(body.get("input")), None, None, params
+
+
+def endpoint(r: tuple[str, str], body: Mapping) -> Endpoint:
+    """The :class:`Endpoint` of a request :func:`route` named, from its body."""
+    f = fields(r, body)
+    kind = r[0]
+    if kind == "chat":
+        return Endpoint(*f, read_chat)
+    if kind == "completions":
+        return Endpoint(*f, read_completion)
+    if kind == "embeddings":
+        return Endpoint(*f, read_embeddings)
+    return Endpoint(*f, read_response, ResponsesStream)     # responses, compact, retrieve
 
 
 def _texts(value: Any) -> str:
@@ -455,3 +482,7 @@ class ResponsesStream:
         call.finish_reason = self.finish_reason
         if self.texts:
             call.response_text = "".join(self.texts)
+
+
+#: Kinds of request whose streams report usage only when asked (see ``_stream_usage``).
+_STREAMS = {"chat": ChatStream, "completions": CompletionStream}
