@@ -553,7 +553,7 @@ class Deferred:
 
 
 #: Header names (lower case) an adapter's ``route`` reads.
-_ROUTE_HEADERS = frozenset(("x-stainless-helper-method", "x-stainless-stream-helper", "x-stainless-raw-response"))
+_ROUTE_HEADERS = frozenset(("x-stainless-helper-method", "x-stainless-stream-helper"))
 _route_headers_of: dict[tuple, tuple] = {}     # a request's header names -> those of them routes read
 _routes: dict[tuple, Any] = {}                 # (adapter, what a route reads) -> its route
 _ROUTES_MAX = 1024
@@ -562,9 +562,8 @@ _ROUTES_MAX = 1024
 def _route_key(d: "Deferred") -> tuple | None:
     """What an adapter's ``route`` reads of a deferred call's options, as a dict key: its
     URL, the type of its parser (given or not), the headers that name a helper and the
-    helper being run (:data:`HELPER`). None
-    when it has something rarer (request qualifiers, headers that are not a dict): routed
-    every time."""
+    helper being run (:data:`HELPER`). None when it has something rarer (request
+    qualifiers, headers that are not a dict): such a call is routed every time."""
     h = d.headers
     t = type(h)
     if t is dict:
@@ -582,8 +581,7 @@ def _route_key(d: "Deferred") -> tuple | None:
         hv = ()
     else:
         return None
-    q = d.qualifiers
-    if q is not None and not (type(q) is dict and not q):
+    if d.qualifiers:                    # routes read them only when they are not empty
         return None
     return (d.url, type(d.post_parser), hv, HELPER.get())     # HELPER: see openai.route
 

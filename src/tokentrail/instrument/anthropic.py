@@ -85,7 +85,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
 def route(options: Any, stream: bool) -> str | None:
     """The name of the call a request makes (from its options alone: method, URL, headers,
     parser), or None if it is not recorded. A call recorded after it was made reuses it for
-    requests with the same options (``_core.deferred_endpoint``)."""
+    requests with the same options (``_core.deferred_fields``)."""
     if getattr(options, "method", "") != "post":
         return None
     url = getattr(options, "url", "")

@@ -98,7 +98,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
 def route(options: Any, stream: bool) -> tuple[str, str] | None:
     """(kind, name) of the call a request makes, from its options alone (method, URL,
     headers, parser), or None if it is not recorded. A call recorded after it was made
-    reuses it for requests with the same options (``_core.deferred_endpoint``)."""
+    reuses it for requests with the same options (``_core.deferred_fields``)."""
     method = getattr(options, "method", "")
     url = getattr(options, "url", "")
     if not isinstance(url, str):
