@@ -1,6 +1,6 @@
 """The JSON text of an event: the same with either encoder, and always writable.
 
-Both encoders (the stdlib's C encoder, and orjson when ``tokentrail[fast]`` is
+Both encoders (the stdlib's C encoder, and orjson when it is
 installed) are run on every case here; CI runs the rest of the suite with orjson in one
 environment and without it in the other.
 """
@@ -19,7 +19,7 @@ import tokentrail
 from tokentrail import _sinks
 
 ENCODERS = ["stdlib", pytest.param("orjson", marks=pytest.mark.skipif(
-    _sinks._orjson is None, reason="orjson (tokentrail[fast]) is not installed"))]
+    _sinks._orjson is None, reason="orjson is not installed (the CI step without it)"))]
 
 
 @pytest.fixture(params=ENCODERS)

@@ -388,7 +388,7 @@ def _start(st: AttachState, ep: Endpoint, d: "Deferred | None") -> Call:
 
 try:
     from orjson import dumps as _oj_dumps, loads as _oj_loads
-except ImportError:                             # optional (tokentrail[fast])
+except ImportError:                             # a dependency on CPython; absent on PyPy
     _oj_dumps = _oj_loads = None
 
 _CONTAINERS = frozenset((dict, list, tuple))
