@@ -167,6 +167,25 @@ def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai,
     assert evs[0]["input"]["params"] == {"temperature": 0.5}
 
 
+def test_a_queued_call_keeps_none_of_the_sdks_per_call_sentinels(oai, openai_mock, ant, anthropic_mock,
+                                                                  monkeypatch):
+    """The SDKs' request options make a fresh NotGiven for every absent field; a queued
+    call keeps None instead, one collectable object less alive per call each."""
+    kept = []
+    real = _core.defer
+    monkeypatch.setattr(_core, "defer", lambda *a: kept.append(real(*a)) or kept[-1])
+    _openai_calls(openai_mock)[0](oai)
+    anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+    ant.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert len(kept) == 2 and all(d is not None for d in kept)
+    for d in kept:
+        assert d.post_parser is None
+        assert d.headers is None or type(d.headers) is dict
+    assert kept[0].headers is None              # openai: no extra headers given
+    evs = written()
+    assert [e["name"] for e in evs] == ["openai.chat.completions.create", "anthropic.messages.create"]
+
+
 def test_streams_traces_and_budgets_are_recorded_on_the_callers_thread(oai, openai_mock):
     """They need the call's state while it runs (retry numbering, budgets, stream watching)."""
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))

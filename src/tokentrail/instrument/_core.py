@@ -631,7 +631,13 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
         reader = getattr(st.adapter, reader)           # looked up now: tests patch the adapters' readers
         d = Deferred()
         d.st, d.reader, d.method, d.url = st, reader, "post", url
-        d.headers, d.post_parser, d.qualifiers = fields.get("headers"), fields.get("post_parser"), fields.get("qualifiers")
+        # The SDKs' options make a fresh NotGiven for every absent field: kept here, each
+        # would be one more collectable object alive per queued call (routes read None as
+        # not given alike).
+        h, pp = fields.get("headers"), fields.get("post_parser")
+        d.headers = h if type(h) is dict or given(h) else None
+        d.post_parser = pp if given(pp) else None
+        d.qualifiers = fields.get("qualifiers")
         capture = s.capture_content
         d.body = private_body(body, capture)
         d.ctx = (capture, s.metadata, s.namespace, _hooks.capture_context() if _hooks.CAPTURERS else None)
