@@ -481,8 +481,9 @@ class Deferred:
     options are not kept): everything a queued call holds survives the garbage collector's
     young generations and makes full collections come sooner (measured: keeping the
     response and options tripled the collections per call). It is also what an adapter's
-    ``plan`` reads instead of the options (``method``, ``url``, ``headers``, ``post_parser``,
-    ``qualifiers``; the body is passed to ``plan`` on its own): one object less per call."""
+    ``route`` reads instead of the options (``method``, ``url``, ``headers``, ``post_parser``,
+    ``qualifiers``, the last three None when not given; the body goes to ``fields`` on its
+    own): one object less per call."""
 
     __slots__ = ("st", "body", "ctx", "start_wall", "start_perf", "end_perf", "reader", "model",
                  "usage", "finish_reason", "response_text", "read_error",
@@ -577,7 +578,7 @@ def _route_key(d: "Deferred") -> tuple | None:
                     _route_headers_of[names] = read
             if read:
                 hv = tuple([(k, h[k]) for k in read])
-    elif h is None or t.__name__ in _SENTINELS:
+    elif h is None:                     # defer() keeps None for the SDKs' "not given"
         hv = ()
     else:
         return None

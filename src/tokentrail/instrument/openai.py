@@ -86,19 +86,21 @@ def cloud_of(client: Any) -> str | None:
 def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> Endpoint | None:
     """What the request is, or None if it is not recorded. ``body``: its JSON body (``options.json_data``,
     or a private copy of it when the call is recorded after it was made)."""
-    r = route(options, stream)
+    hdrs = _core.lower_headers(options) if stream else None    # read once: route and _stream_usage
+    r = route(options, stream, hdrs)
     if r is None:
         return None
     ep = endpoint(r, body)
     if stream and r[0] in _STREAMS:
-        _stream_usage(ep, options, body, _STREAMS[r[0]], _core.lower_headers(options))
+        _stream_usage(ep, options, body, _STREAMS[r[0]], hdrs)
     return ep
 
 
-def route(options: Any, stream: bool) -> tuple[str, str] | None:
+def route(options: Any, stream: bool, hdrs: dict | None = None) -> tuple[str, str] | None:
     """(kind, name) of the call a request makes, from its options alone (method, URL,
     headers, parser), or None if it is not recorded. A call recorded after it was made
-    reuses it for requests with the same options (``_core.deferred_fields``)."""
+    reuses it for requests with the same options (``_core.deferred_fields``). ``hdrs``:
+    the request's headers already lowered (:func:`_core.lower_headers`), if the caller has them."""
     method = getattr(options, "method", "")
     url = getattr(options, "url", "")
     if not isinstance(url, str):
@@ -114,7 +116,9 @@ def route(options: Any, stream: bool) -> tuple[str, str] | None:
     else:
         return None
     if kind == "chat":
-        helper = _core.lower_headers(options).get("x-stainless-helper-method", "")
+        if hdrs is None:
+            hdrs = _core.lower_headers(options)
+        helper = hdrs.get("x-stainless-helper-method", "")
         verb = "parse" if helper.endswith(".parse") else "stream" if helper.endswith(".stream") else "create"
         return kind, f"openai.chat.completions.{verb}"
     if kind == "responses" or kind == "compact":
