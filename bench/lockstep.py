@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _worker  # noqa: E402
 
 ROWS = ("chat", "chat_tools", "responses", "messages")     # chat_tools: the same chat with ten tools
+STREAM_ROWS = ("chat_stream", "messages_stream")          # --streams: whole 50-chunk streams
 
 
 def lockstep(first, second, n: int) -> float:
@@ -64,6 +65,8 @@ def collections(fn, n: int, flush) -> list[int]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=4000, help="calls per row and side (default 4,000)")
+    p.add_argument("--streams", action="store_true",
+                   help="also whole 50-chunk streams (a twentieth as many pairs): what a stream adds, start to end")
     args = p.parse_args()
     w = _worker.Worker("mixed")
     try:
@@ -71,17 +74,20 @@ def main() -> int:
         gc.freeze()
         print(f"Added wall time per call, bare and attached calls in lockstep ({args.calls:,} pairs, "
               "trimmed mean)")
-        print(f"  {'call':<12}{'added µs':>10}{'A/A µs':>9}   GC runs per 1,000 calls, bare -> attached "
+        print(f"  {'call':<16}{'added µs':>10}{'A/A µs':>9}   GC runs per 1,000 calls, bare -> attached "
               "(gen0/gen1/gen2)")
-        for row in ROWS:
+        rows = [(row, args.calls) for row in ROWS]
+        if args.streams:
+            rows += [(row, max(10, args.calls // 20)) for row in STREAM_ROWS]
+        for row, n in rows:
             bare, attached = w.bare_rows[row], w.rows[row]
-            added = lockstep(bare, attached, args.calls)
+            added = lockstep(bare, attached, n)
             w.flush()
-            aa = lockstep(bare, bare, args.calls)
-            gb = collections(bare, args.calls, w.flush)
-            ga = collections(attached, args.calls, w.flush)
-            per = lambda c: "/".join(f"{x * 1000 / args.calls:.1f}" for x in c)   # noqa: E731
-            print(f"  {row:<12}{added:>10.1f}{aa:>9.1f}   {per(gb)} -> {per(ga)}")
+            aa = lockstep(bare, bare, n)
+            gb = collections(bare, n, w.flush)
+            ga = collections(attached, n, w.flush)
+            per = lambda c: "/".join(f"{x * 1000 / n:.1f}" for x in c)   # noqa: E731
+            print(f"  {row:<16}{added:>10.1f}{aa:>9.1f}   {per(gb)} -> {per(ga)}")
     finally:
         w.flush()
         shutil.rmtree(w.tmp, ignore_errors=True)
