@@ -540,6 +540,7 @@ def bench_sinks(quick: bool, out: dict) -> list[str]:
                 f"{target}")
     from tokentrail import _sinks
     encoder = ("JSON by orjson" if _sinks.ENCODER == "orjson" else
+               "JSON by the stdlib, as TOKENTRAIL_JSON=stdlib asks" if _sinks._orjson is not None else
                "JSON by the stdlib (orjson is not installed: it is a dependency on CPython; pip install orjson)")
     return [f"Sink throughput ({n:,} events of {res['event_bytes']} bytes through the writer; best of runs; "
             f"{encoder})",
