@@ -1,7 +1,7 @@
 """CPU instructions the writer thread spends on one event, for A/B tests of its code.
 
 ``python bench/writer_instructions.py [ROW ...]`` (rows: chat, responses, messages,
-chat_tools; default: messages) makes a few real SDK calls on an attached client with the
+chat_tools, chat_stream, messages_stream; default: messages) makes a few real SDK calls on an attached client with the
 writer's queue replaced by a list, then builds and serializes their events 2,000 times
 (``Deferred.to_event()`` and the JSON encoder) under valgrind's callgrind, counting
 only that loop: the loop runs as the key function of a ``sorted()`` call and callgrind
@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 import _instructions  # noqa: E402
 
 EVENTS = 2000
-ROWS = ("chat", "chat_tools", "responses", "messages")
+ROWS = ("chat", "chat_tools", "responses", "messages", "chat_stream", "messages_stream")
 
 
 def child(row: str, n: int) -> None:
@@ -72,7 +72,7 @@ def count(row: str, python: str) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python bench/writer_instructions.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("rows", nargs="*", metavar="ROW", help="chat, chat_tools, responses or messages (default: messages)")
+    p.add_argument("rows", nargs="*", metavar="ROW", help=", ".join(ROWS) + " (default: messages)")
     p.add_argument("--py", default=sys.executable, metavar="PATH", help="the Python to count (default: this one)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

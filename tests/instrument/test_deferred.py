@@ -10,8 +10,9 @@ caller does to its own objects or to the settings after the call returns.
 from __future__ import annotations
 
 import copy
-import threading
+import json
 import logging
+import threading
 
 import pytest
 
@@ -21,7 +22,7 @@ from tokentrail.instrument import _core
 from tokentrail.instrument import openai as oai_adapter
 from tokentrail.testing import capture_events
 
-from .conftest import ANTHROPIC_OMIT, has_api, load_fixture, prediction_kwargs, run
+from .conftest import ANTHROPIC_OMIT, has_api, load_fixture, prediction_kwargs, run, sse_headers
 
 # What differs between two recordings of the same call.
 VOLATILE = ("id", "traceId", "startTime", "endTime", "latency_ms")
@@ -102,6 +103,24 @@ def test_plain_calls_leave_no_work_on_the_callers_thread(oai, openai_mock, monke
     assert seen == [_writer.WRITER._thread]
 
 
+def test_a_stream_leaves_only_its_chunks_to_the_callers_thread(ant, anthropic_mock, monkeypatch):
+    """Naming, pricing and building a stream's event happen on the writer; reading its
+    chunks (its usage, model and text) happens as the caller reads them."""
+    anthropic_mock.post("/v1/messages").respond(200, text=load_fixture("anthropic/message_stream.sse"),
+                                                headers=sse_headers())
+    from tokentrail.instrument import anthropic as ant_adapter
+    seen = []
+    real = ant_adapter.fields
+    monkeypatch.setattr(ant_adapter, "fields", lambda *a: seen.append(threading.current_thread()) or real(*a))
+    with ant.messages.stream(model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": "hi"}]) \
+            as s:
+        text = "".join(s.text_stream)
+    assert seen == [] and text
+    [ev] = written()
+    assert seen == [_writer.WRITER._thread]
+    assert ev["name"] == "anthropic.messages.stream" and ev["stream"] is True and ev["output"]["response"] == text
+
+
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 def test_changes_the_caller_makes_after_the_call_do_not_reach_the_event(sdk, oai, openai_mock, ant,
                                                                          anthropic_mock):
@@ -169,8 +188,9 @@ def test_without_content_capture_no_prompt_text_is_even_kept_for_the_writer(oai,
 
 def test_a_queued_call_keeps_none_of_the_sdks_per_call_sentinels(oai, openai_mock, ant, anthropic_mock,
                                                                   monkeypatch):
-    """The SDKs' request options make a fresh NotGiven for every absent field; a queued
-    call keeps None instead, one collectable object less alive per call each."""
+    """The SDKs' request options make a fresh NotGiven for every absent field, and anthropic
+    >= 2 a dict of "omit" headers with every call; a queued call keeps None instead (and
+    of headers only those that name a helper), one collectable object less alive each."""
     kept = []
     real = _core.defer
     monkeypatch.setattr(_core, "defer", lambda *a: kept.append(real(*a)) or kept[-1])
@@ -182,16 +202,29 @@ def test_a_queued_call_keeps_none_of_the_sdks_per_call_sentinels(oai, openai_moc
         assert d.post_parser is None
         assert d.headers is None or type(d.headers) is dict
     assert kept[0].headers is None              # openai: no extra headers given
+    assert kept[1].headers is None              # anthropic: none that names a helper
+    anthropic_mock.post("/v1/messages").respond(200, text=load_fixture("anthropic/message_stream.sse"),
+                                                headers=sse_headers())
+    with ant.messages.stream(model="claude-haiku-4-5", max_tokens=16,
+                             messages=[{"role": "user", "content": "hi"}]) as s:
+        s.until_done()
+    assert len(kept) == 3 and kept[2].headers and all(k.lower().startswith("x-stainless-") and "helper" in k.lower()
+                                                      for k in kept[2].headers), kept[2].headers
+    assert kept[2].ctx is kept[1].ctx           # the same settings: one tuple for both
     evs = written()
-    assert [e["name"] for e in evs] == ["openai.chat.completions.create", "anthropic.messages.create"]
+    assert [e["name"] for e in evs] == ["openai.chat.completions.create", "anthropic.messages.create",
+                                        "anthropic.messages.stream"]
 
 
-def test_streams_traces_and_budgets_are_recorded_on_the_callers_thread(oai, openai_mock):
-    """They need the call's state while it runs (retry numbering, budgets, stream watching)."""
+def test_traces_and_budgets_are_recorded_on_the_callers_thread(oai, openai_mock):
+    """They need the call's state while it runs (retry numbering, budgets); streams do not."""
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     msgs = [{"role": "user", "content": "hi"}]
-    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is not None
-    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {"stream": True}) is None
+    assert type(_core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {})) is _core.Deferred
+    assert type(_core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)),
+                            {"stream": True})) is _core.DeferredStream
+    with tokentrail.trace("t"):
+        assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {"stream": True}) is None
     with tokentrail.trace("t"):
         assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is None
     tokentrail.configure(budget_usd=5.0)
@@ -373,16 +406,21 @@ SETTINGS_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(SETTINGS_CASES))
-def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, anthropic_mock, monkeypatch):
+def _clients(case: str) -> tuple:
+    """(the settings configured, an attached OpenAI client, an attached Anthropic client) of a case."""
     from anthropic import Anthropic
     from openai import OpenAI
 
     from .conftest import ANT_KEY, KEY
     configured, attached = SETTINGS_CASES[case]
     tokentrail.configure(**configured)
-    o = tokentrail.attach(OpenAI(api_key=KEY, max_retries=0), **attached)
-    a = tokentrail.attach(Anthropic(api_key=ANT_KEY, max_retries=0), **attached)
+    return (configured, tokentrail.attach(OpenAI(api_key=KEY, max_retries=0), **attached),
+            tokentrail.attach(Anthropic(api_key=ANT_KEY, max_retries=0), **attached))
+
+
+@pytest.mark.parametrize("case", list(SETTINGS_CASES))
+def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, anthropic_mock, monkeypatch):
+    configured, o, a = _clients(case)
     from tokentrail import _hooks
     _hooks.register_context_capturer("_request_tag", lambda: "tag-1")
     try:
@@ -419,3 +457,149 @@ def test_a_deferred_event_is_the_event_the_live_path_writes(case, openai_mock, a
                                                                       "content": "predicted text"}
         assert by_name["messages"]["input"]["prompt"] == "sys\nhi\nhello\nmore"
     assert [e["name"] for e in deferred if not e["cost"] > 0] == [], deferred
+
+
+# --------------------------------------------------------------------------- streams, either way
+#
+# A stream outside a trace is recorded like a plain call too (DeferredStream): its chunks
+# are read on the caller's thread as before, but its event is named, priced and built on
+# the writer. Each kind of stream below is recorded once that way and once the live way.
+
+def _drain(stream):
+    return [c for c in stream]
+
+
+def _first_then_close(stream):
+    with stream as s:
+        for _ in s:
+            break
+
+
+def _raising(stream):
+    try:
+        _drain(stream)
+    except Exception as exc:            # the provider's error, passed through unchanged
+        return type(exc).__name__
+    raise AssertionError("the stream should have failed")
+
+
+def _differential_streams(openai_mock, anthropic_mock):
+    from .test_openai import completion_chunks
+    import httpx
+
+    from .test_faults import like_the_api
+
+    def chat(request):                   # usage only when asked; a mid-stream error for model "broken"
+        if json.loads(request.content)["model"] == "broken":
+            return httpx.Response(200, text=load_fixture("openai/chat_stream_midstream_error.sse"),
+                                  headers=sse_headers())
+        return like_the_api(request)
+
+    def messages(request):
+        name = "message_stream_midstream_error" if json.loads(request.content)["model"] == "broken" else \
+            "message_stream"
+        return httpx.Response(200, text=load_fixture(f"anthropic/{name}.sse"), headers=sse_headers())
+
+    openai_mock.post("/chat/completions").mock(side_effect=chat)
+    openai_mock.post("/completions").respond(200, text=completion_chunks(True), headers=sse_headers())
+    openai_mock.post("/responses").respond(200, text=load_fixture("openai/responses_stream.sse"),
+                                           headers=sse_headers())
+    anthropic_mock.post("/v1/messages").mock(side_effect=messages)
+    msgs = [{"role": "user", "content": "hi"}]
+    calls = {
+        "chat stream": lambda o, a: _drain(o.chat.completions.create(model="gpt-5.5", messages=msgs, stream=True,
+                                                                     temperature=0.5)),
+        "chat stream asked": lambda o, a: _drain(o.chat.completions.create(
+            model="gpt-5.5", messages=msgs, stream=True, stream_options={"include_usage": True})),
+        "chat stream closed early": lambda o, a: _first_then_close(o.chat.completions.create(
+            model="gpt-5.5", messages=msgs, stream=True)),
+        "completions stream": lambda o, a: _drain(o.completions.create(model="gpt-3.5-turbo-instruct",
+                                                                       prompt="Hello", stream=True)),
+        "messages stream": lambda o, a: _drain(a.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                                                                 system="sys", messages=msgs, stream=True)),
+        "messages stream helper": lambda o, a: _helper(a.messages.stream(model="claude-haiku-4-5", max_tokens=64,
+                                                                         messages=msgs)),
+        "beta messages stream": lambda o, a: _drain(a.beta.messages.create(model="claude-haiku-4-5",
+                                                                           max_tokens=64, messages=msgs,
+                                                                           stream=True)),
+
+        "chat stream error": lambda o, a: _raising(o.chat.completions.create(model="broken", messages=msgs,
+                                                                             stream=True)),
+        "messages stream error": lambda o, a: _raising(a.messages.create(model="broken", max_tokens=64,
+                                                                         messages=msgs, stream=True)),
+    }
+    if has_api("openai", "chat.completions.stream"):
+        from .conftest import chat_helpers
+        calls["chat stream helper"] = lambda o, a: _helper(chat_helpers(o).stream(model="gpt-5.5", messages=msgs))
+    if has_api("openai", "responses"):
+        calls["responses stream"] = lambda o, a: _drain(o.responses.create(model="gpt-5.5", input="hi",
+                                                                           instructions="be brief", stream=True))
+        calls["responses stream helper"] = lambda o, a: _helper(o.responses.stream(model="gpt-5.5", input="hi"))
+        calls["responses create again"] = calls["responses stream"]     # the helper's name is not remembered
+    return calls
+
+
+def _helper(manager):
+    with manager as s:
+        for _ in s:
+            pass
+
+
+@pytest.mark.parametrize("case", list(SETTINGS_CASES))
+def test_a_deferred_stream_event_is_the_event_the_live_path_writes(case, openai_mock, anthropic_mock, monkeypatch):
+    configured, o, a = _clients(case)
+    calls = _differential_streams(openai_mock, anthropic_mock)
+    kinds = []
+    real_defer = _core.defer
+    from tokentrail import _hooks
+    _hooks.register_context_capturer("_request_tag", lambda: "tag-1")
+    try:
+        monkeypatch.setattr(_core, "defer", lambda *args: _record_kind(kinds, real_defer, args))
+        for fn in calls.values():
+            fn(o, a)
+        deferred = list(written())
+        sent_deferred = [json.loads(c.request.content) for c in openai_mock.calls]
+        _config.current_sink().events.clear()
+        monkeypatch.setattr(_core, "defer", lambda *args: None)
+        n_before = len(openai_mock.calls)
+        for fn in calls.values():
+            fn(o, a)
+        live = written()
+    finally:
+        _hooks.unregister_context_capturer("_request_tag")
+    assert all(e["_request_tag"] == "tag-1" for e in deferred + live)
+    sent_live = [json.loads(c.request.content) for c in list(openai_mock.calls)[n_before:]]
+    assert kinds == [_core.DeferredStream] * len(calls), kinds
+    assert len(deferred) == len(live) == len(calls)
+    assert sent_deferred == sent_live        # the same requests (usage asked for alike)
+    for name, d, l in zip(calls, deferred, live):
+        assert list(stable_stream(d)) == list(stable_stream(l)), name
+        assert stable_stream(d) == stable_stream(l), name
+        assert d["stream"] is True and d["endTime"] >= d["startTime"] and 0 <= d.get("ttft_ms", 0) <= d["latency_ms"]
+    by_name = dict(zip(calls, deferred))
+    assert by_name["chat stream closed early"]["partial"] is True
+    assert by_name["chat stream"]["usage"]["prompt_tokens"] == 1320 and by_name["chat stream"]["cost"] > 0
+    if "responses stream helper" in by_name:
+        assert by_name["responses stream helper"]["name"] == "openai.responses.stream"
+        assert by_name["responses create again"]["name"] == "openai.responses.create"
+    if "chat stream helper" in by_name:
+        assert by_name["chat stream helper"]["name"] == "openai.chat.completions.stream"
+    assert by_name["messages stream helper"]["name"] == "anthropic.messages.stream"
+    for name in ("chat stream error", "messages stream error"):
+        assert by_name[name]["status"] == "error" and by_name[name]["error"]["type"], name
+    if configured.get("capture_content") is False:
+        assert "Prompt caching" not in str(deferred) and "be brief" not in str(deferred)
+
+
+def _record_kind(kinds, real_defer, args):
+    d = real_defer(*args)
+    kinds.append(type(d))
+    return d
+
+
+def stable_stream(ev: dict) -> dict:
+    """:func:`stable`, with the time to first token only present or not."""
+    out = stable(ev)
+    if "ttft_ms" in out:
+        out["ttft_ms"] = True
+    return out

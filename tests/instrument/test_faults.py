@@ -72,13 +72,30 @@ def test_stage_failure_does_not_reach_the_caller(target, attr, oai, openai_mock,
 
 
 @pytest.mark.parametrize("target, attr", [
-    (_recorder, "normalize_usage"), (_config, "price_table"), (_recorder, "emit"), (_core, "start_call"),
+    (_core, "normalize_usage"), (_config, "price_table"), (_recorder, "emit"), (_recorder, "hand_off"),
+    (_core, "private_body"),              # then recorded the live way: start_call below
+    (oai_adapter, "stream_usage"),        # asking for the usage chunk (then asked the live way)
+    (oai_adapter, "route"), (oai_adapter, "fields"),
     (oai_adapter.ChatStream, "observe"), (oai_adapter.ChatStream, "apply"), (_core, "swap_iterator"),
-    (_core, "hook_http_close"),
+    (_core, "hook_http_close"), (_core, "new_id"),
 ])
 def test_stream_stage_failure_does_not_reach_the_caller(target, attr, oai, openai_mock, monkeypatch, log, events):
     monkeypatch.setattr(target, attr, boom)
+    monkeypatch.setattr(_core, "_routes", {})
     texts = chat_stream_texts(oai, openai_mock)        # chunk.choices[0] works on every chunk
+    assert "".join(texts) == "Prompt caching reuses the longest previously-seen prefix of your prompt."
+    assert logged(log)
+
+
+@pytest.mark.parametrize("target, attr", [
+    (_recorder, "normalize_usage"), (_core, "start_call"), (oai_adapter, "plan"), (oai_adapter, "_inject_usage"),
+])
+def test_live_stream_stage_failure_does_not_reach_the_caller(target, attr, oai, openai_mock, monkeypatch, log,
+                                                             events):
+    """The same for a stream recorded the live way (in a trace)."""
+    monkeypatch.setattr(target, attr, boom)
+    with tokentrail.trace("t"):
+        texts = chat_stream_texts(oai, openai_mock)
     assert "".join(texts) == "Prompt caching reuses the longest previously-seen prefix of your prompt."
     assert logged(log)
 

@@ -216,3 +216,8 @@ class MessageStream:
         call.finish_reason = self.finish_reason
         if self.texts:
             call.response_text = "".join(self.texts)
+
+
+#: Paths whose streams may be recorded like plain calls (see ``_core.defer``), and their
+#: accumulator (made as the stream is returned, as ``Endpoint.new_stream`` is).
+DEFER_STREAMS = dict.fromkeys(DEFER_PATHS, MessageStream)

@@ -186,6 +186,29 @@ def _stream_usage(ep: Endpoint, options: Any, body: Mapping, acc: type, hdrs: di
     ep.new_stream = lambda call, ep, injected: acc(call, injected, asked or injected)
 
 
+def stream_usage(url: str, options: Any, body: Mapping, headers: Any) -> tuple[bool, bool]:
+    """For a stream recorded like a plain call (``_core.defer``): whether the caller asked
+    for its usage chunk, and whether tokentrail did (as :func:`_stream_usage` decides for
+    a live one). ``headers``: the request's own, None when not given."""
+    if url not in _USAGE_PATHS:
+        return False, False
+    so = body.get("stream_options")
+    asked = isinstance(so, Mapping) and so.get("include_usage") is True
+    if asked:
+        return True, False
+    if headers and _core.lower_headers(options).get("x-stainless-raw-response") == "stream":
+        return False, False
+    return False, _inject_usage(options)
+
+
+def _chat_stream(call: Any, ep: Any, injected: bool) -> ChatStream:
+    return ChatStream(call, injected, ep.asked or injected)
+
+
+def _completion_stream(call: Any, ep: Any, injected: bool) -> "CompletionStream":
+    return CompletionStream(call, injected, ep.asked or injected)
+
+
 def _inject_usage(options: Any) -> bool:
     """Ask a chat/legacy stream for its usage chunk; True if tokentrail added the option."""
     body = options.json_data
@@ -490,3 +513,12 @@ class ResponsesStream:
 
 #: Kinds of request whose streams report usage only when asked (see ``_stream_usage``).
 _STREAMS = {"chat": ChatStream, "completions": CompletionStream}
+
+#: Paths of the streams above (see ``stream_usage``).
+_USAGE_PATHS = frozenset(("/chat/completions", "/completions"))
+
+#: Paths whose streams may be recorded like plain calls (see ``_core.defer``), and their
+#: accumulator (made as the stream is returned, as ``Endpoint.new_stream`` is; the chat and
+#: legacy ones read ``asked`` from the call, set by ``stream_usage``).
+DEFER_STREAMS = {"/chat/completions": _chat_stream, "/completions": _completion_stream,
+                 "/responses": ResponsesStream}
