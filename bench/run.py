@@ -473,7 +473,7 @@ def bench_caller(quick: bool, out: dict) -> list[str]:
         f"  ... its event on the writer (plan, price, build, serialize, write)      "
         f"{_us(res['plain_call_writer_us']):>11} µs",
         "  (both in a tight loop; run once between two SDK calls, code is cold and costs ~3x: see the first table)",
-        "  streams, traces, @capture and log_event go through start_call + finish:",
+        "  streams in a trace, @capture and log_event go through start_call + finish:",
         f"  caller thread: start_call + finish (build deferred to the writer)   {_us(res['finish_deferred_us']):>8} µs",
         f"  caller thread: build + price + enqueue (finish(sync=True))          {_us(res['finish_sync_us']):>8} µs",
         f"  caller thread: inside a trace (prices now for live totals)          {_us(res['finish_in_trace_us']):>8} µs",

@@ -377,12 +377,13 @@ def _start(st: AttachState, ep: Endpoint, d: "Deferred | None") -> Call:
 
 # --------------------------------------------------------------------------- deferred calls
 #
-# A plain call (not streamed, no trace or budget to keep live, no synchronous tap) needs
-# nothing from tokentrail while it runs: its event can be worked out afterwards from the
-# request and the response. So the caller's thread only notes the times, a private copy
-# of the request body and the few fields of the response the event needs (usage, model,
-# text), and queues the rest; the writer plans, prices and builds it with the other
-# queued calls. This is most of the saving: the same work done in a batch,
+# A call outside a trace and with no budget to keep live needs nothing from tokentrail
+# while it runs: its event can be worked out afterwards from the request and the
+# response. So the caller's thread only notes the times, a private copy of the request
+# body and the few fields of the response the event needs (usage, model, text; for a
+# stream, what its chunks say as the caller reads them, and the usage chunk asked for
+# before it is sent), and queues the rest; the writer plans, prices and builds it with
+# the other queued calls. This is most of the saving: the same work done in a batch,
 # with its code and data warm in the CPU caches, costs a third of what it costs run
 # once between two SDK calls (bench/run.py measures both).
 
