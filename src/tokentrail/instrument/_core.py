@@ -78,7 +78,7 @@ class Endpoint:
     """
 
     __slots__ = ("name", "type", "request_model", "prompt", "messages", "system", "params", "read_result",
-                 "new_stream", "inject", "stream")
+                 "new_stream", "inject", "stream", "asked")
 
     # Positional parameters on purpose: a keyword call costs ~1 µs more, on every call.
     def __init__(self, name: str, type: str = "generation", request_model: Any = None, prompt: str | None = None,
@@ -95,6 +95,7 @@ class Endpoint:
         self.new_stream = new_stream
         self.inject = inject      # run only once recording has started; True if it changed the request
         self.stream = stream
+        self.asked = False        # the caller asked for a stream's usage chunk (openai chat/legacy)
 
     def snapshot(self, private: bool = False) -> list | None:
         """The messages as JSON, copied now: callers mutate their lists after the call.
@@ -349,7 +350,7 @@ def _begin(st: AttachState, client: Any, args: tuple, kwargs: dict,
         if stream:
             call.stream = True
         if ep.inject is not None:
-            rec.injected = bool(ep.inject()) or (d is not None and d.injected)    # asked for by defer()
+            rec.injected = bool(ep.inject())
     except Exception:
         logger.exception("tokentrail: error while preparing %s (the call goes on)", ep.name)
     return rec
@@ -490,12 +491,9 @@ class Deferred:
                  "usage", "finish_reason", "response_text", "read_error",
                  "method", "url", "headers", "post_parser", "qualifiers", "helper")
 
-    # What a plain call always is; a DeferredStream has slots for them.
+    # What a plain call always is (to_event reads them); a DeferredStream has slots for them.
     stream = False
-    partial = False
-    injected = False
     err: dict | None = None
-    first_token_perf: float | None = None
 
     @property
     def name(self) -> str:
@@ -613,6 +611,13 @@ _routes: dict[tuple, Any] = {}                 # (adapter, what a route reads) -
 _ROUTES_MAX = 1024
 
 
+def helper_of(options: Any) -> str | None:
+    """The SDK helper a request is made in (see :data:`HELPER`): for a deferred call the one
+    :func:`defer` saw on the caller's thread (a route runs on the writer), else the one
+    running now."""
+    return options.helper if isinstance(options, Deferred) else HELPER.get()
+
+
 def _route_key(d: "Deferred") -> tuple | None:
     """What an adapter's ``route`` reads of a deferred call's options, as a dict key: its
     URL, the type of its parser (given or not), the headers that name a helper (all that
@@ -656,16 +661,6 @@ def deferred_fields(adapter: Any, d: "Deferred", body: Mapping) -> tuple | None:
     not recorded. Its ``route`` (what the call is, from the options alone) is worked out
     once per kind of request, and only the body is read per call; no :class:`Endpoint` is
     made (measured with callgrind: ~9,000 instructions less per event than a whole plan)."""
-    if d.helper is not None:            # openai.route reads it: as it was on the caller's thread
-        tok = HELPER.set(d.helper)
-        try:
-            return _deferred_fields(adapter, d, body)
-        finally:
-            HELPER.reset(tok)
-    return _deferred_fields(adapter, d, body)
-
-
-def _deferred_fields(adapter: Any, d: "Deferred", body: Mapping) -> tuple | None:
     key = _route_key(d)
     if key is None:
         r = adapter.route(d, False)
@@ -734,7 +729,7 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
         if d.stream:
             ask = getattr(adapter, "stream_usage", None)
             if ask is not None:         # last: it may change the request, and nothing may fail after it
-                d.asked, d.injected = ask(url, options, body, h)
+                d.asked, d.injected = ask(url, options, body)
         d.start_wall = time.time()
         d.start_perf = time.perf_counter()
         return d

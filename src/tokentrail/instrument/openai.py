@@ -92,7 +92,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
         return None
     ep = endpoint(r, body)
     if stream and r[0] in _STREAMS:
-        _stream_usage(ep, options, body, _STREAMS[r[0]], hdrs)
+        _stream_usage(ep, options, body, r[0], hdrs)
     return ep
 
 
@@ -124,7 +124,7 @@ def route(options: Any, stream: bool, hdrs: dict | None = None) -> tuple[str, st
     if kind == "responses" or kind == "compact":
         if kind == "compact":
             verb = "compact"
-        elif _core.HELPER.get() == "responses.stream":
+        elif _core.helper_of(options) == "responses.stream":
             verb = "stream"
         elif given(getattr(options, "post_parser", None)):
             verb = "parse"
@@ -176,37 +176,41 @@ def _texts(value: Any) -> str:
     return ""
 
 
-def _stream_usage(ep: Endpoint, options: Any, body: Mapping, acc: type, hdrs: dict) -> None:
-    so = body.get("stream_options")
-    asked = isinstance(so, Mapping) and so.get("include_usage") is True
-    # with_streaming_response hands the user the raw SSE bytes, where an extra chunk could
-    # not be hidden: ask for usage only when tokentrail parses what the user reads.
-    if hdrs.get("x-stainless-raw-response") != "stream":
+def _stream_usage(ep: Endpoint, options: Any, body: Mapping, kind: str, hdrs: dict) -> None:
+    """A live chat/legacy stream: whether the caller asked for its usage chunk, whether
+    tokentrail may ask (:func:`_usage_wanted`), and its accumulator."""
+    ep.asked, may_ask = _usage_wanted(body, hdrs)
+    if may_ask:
         ep.inject = lambda: _inject_usage(options)
-    ep.new_stream = lambda call, ep, injected: acc(call, injected, asked or injected)
+    ep.new_stream = _NEW_STREAM[kind]
 
 
-def stream_usage(url: str, options: Any, body: Mapping, headers: Any) -> tuple[bool, bool]:
+def stream_usage(url: str, options: Any, body: Mapping) -> tuple[bool, bool]:
     """For a stream recorded like a plain call (``_core.defer``): whether the caller asked
-    for its usage chunk, and whether tokentrail did (as :func:`_stream_usage` decides for
-    a live one). ``headers``: the request's own, None when not given."""
-    if url not in _USAGE_PATHS:
+    for its usage chunk, and whether tokentrail did, deciding as a live one does."""
+    if _POST.get(url) not in _STREAMS:
         return False, False
+    asked, may_ask = _usage_wanted(body, _core.lower_headers(options))
+    return asked, may_ask and _inject_usage(options)
+
+
+def _usage_wanted(body: Mapping, hdrs: dict) -> tuple[bool, bool]:
+    """(the caller asked for the usage chunk, tokentrail may ask for it). Not for
+    ``with_streaming_response``, which hands the user the raw SSE bytes, where an extra
+    chunk could not be hidden: usage is asked for only when tokentrail parses what the
+    user reads."""
     so = body.get("stream_options")
     asked = isinstance(so, Mapping) and so.get("include_usage") is True
-    if asked:
-        return True, False
-    if headers and _core.lower_headers(options).get("x-stainless-raw-response") == "stream":
-        return False, False
-    return False, _inject_usage(options)
+    return asked, not asked and hdrs.get("x-stainless-raw-response") != "stream"
 
 
-def _chat_stream(call: Any, ep: Any, injected: bool) -> ChatStream:
-    return ChatStream(call, injected, ep.asked or injected)
-
-
-def _completion_stream(call: Any, ep: Any, injected: bool) -> "CompletionStream":
-    return CompletionStream(call, injected, ep.asked or injected)
+def _usage_stream(acc: type) -> Callable[[Any, Any, bool], Any]:
+    """The ``new_stream`` of a stream that reports usage only when asked: ``acc`` told whether
+    tokentrail asked (and so hides the chunk) and whether usage is expected at all
+    (``asked`` is the endpoint's: a live :class:`Endpoint` or a deferred call)."""
+    def new_stream(call: Any, ep: Any, injected: bool) -> Any:
+        return acc(call, injected, ep.asked or injected)
+    return new_stream
 
 
 def _inject_usage(options: Any) -> bool:
@@ -514,11 +518,9 @@ class ResponsesStream:
 #: Kinds of request whose streams report usage only when asked (see ``_stream_usage``).
 _STREAMS = {"chat": ChatStream, "completions": CompletionStream}
 
-#: Paths of the streams above (see ``stream_usage``).
-_USAGE_PATHS = frozenset(("/chat/completions", "/completions"))
+_NEW_STREAM = {kind: _usage_stream(acc) for kind, acc in _STREAMS.items()}
 
 #: Paths whose streams may be recorded like plain calls (see ``_core.defer``), and their
-#: accumulator (made as the stream is returned, as ``Endpoint.new_stream`` is; the chat and
-#: legacy ones read ``asked`` from the call, set by ``stream_usage``).
-DEFER_STREAMS = {"/chat/completions": _chat_stream, "/completions": _completion_stream,
+#: accumulator (made as the stream is returned, as ``Endpoint.new_stream`` is).
+DEFER_STREAMS = {"/chat/completions": _NEW_STREAM["chat"], "/completions": _NEW_STREAM["completions"],
                  "/responses": ResponsesStream}
