@@ -99,9 +99,13 @@ class Writer:
             if item is None:
                 return
         q.append((sink, item))
-        if self._idle or len(q) >= self.wake_at:
+        if self._idle:
             self._notify()
-        elif self._kicked or not n & 31 and (self._draining or _monotonic() >= self._due):
+        elif self._kicked or not n & 31 and (self._draining or n >= self.wake_at or _monotonic() >= self._due):
+            # The writer wants the GIL (woken, past its linger, or in a drain), or enough
+            # is queued to cut its linger short (woken, then it has to get the GIL too).
+            if n >= self.wake_at and not self._draining and not self._kicked:
+                self._notify()
             self._let_writer_run()
 
     def _let_writer_run(self) -> None:
@@ -208,20 +212,27 @@ class Writer:
     # ------------------------------------------------------------------ writer side
 
     def _run(self) -> None:
+        """Sleep until woken, then linger and drain; after a drain, linger again without
+        waiting to be woken, and sleep only after a linger that collected nothing. While
+        calls keep coming, callers never wake this thread (a wake-up costs the caller a
+        futex call, and a caller that holds the GIL a wait for this thread to take it:
+        ``_let_writer_run``); an application that goes quiet costs one more wake-up."""
         q, wake = self._queue, self._wake
+        busy = False                            # the last linger collected events
         while not self._stopped:
             try:
-                self._idle = True
-                self._due = _NEVER
-                if not q:
-                    wake.wait(IDLE_WAIT)
-                    self._kicked = False
+                if not busy:
+                    self._idle = True
+                    self._due = _NEVER
                     if not q:
-                        # Woken with nothing to do (a flush whose marker the last drain
-                        # already took): consume the wake-up, or the next wait returns at
-                        # once and this thread spins until the application's next call.
-                        wake.clear()
-                        continue
+                        wake.wait(IDLE_WAIT)
+                        self._kicked = False
+                        if not q:
+                            # Woken with nothing to do (a flush whose marker the last drain
+                            # already took): consume the wake-up, or the next wait returns at
+                            # once and this thread spins until the application's next call.
+                            wake.clear()
+                            continue
                 self._kicked = False
                 self._idle = False
                 wake.clear()
@@ -230,12 +241,16 @@ class Writer:
                     wake.wait(self.linger)      # let a batch collect
                     wake.clear()
                 self._urgent = False
+                busy = bool(q)
+                if not busy:                    # a linger with nothing to write: sleep
+                    continue
                 self._draining = True
                 try:
                     self._drain()
                 finally:
                     self._draining = False
             except Exception:                   # never let the writer thread die
+                busy = False
                 logger.exception("tokentrail: internal error in the writer thread (events may be lost)")
 
     def _drain(self) -> None:

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -57,6 +58,10 @@ class Raising:
 
 def test_sink_that_raises_is_reported_once_and_calls_go_on(writer, log):
     sink = Raising(ValueError("boom"))
+    # A writer that has just drained lingers for more events before it sleeps; a linger
+    # ending between two of the calls below would split a batch. A long one does not end.
+    writer.linger = 60
+    assert tokentrail.flush()                # the linger under way starts again, 60 s long
     record_batches(sink)                     # every call above returned normally
     assert sink.calls == 3                   # one failed batch per flush, nothing retried forever
     errs = tt_errors(log)
@@ -257,12 +262,22 @@ def test_callers_build_their_own_events_when_the_writer_is_behind(writer, log):
     assert tt_errors(log) == []
 
 
-def test_a_caller_that_never_waits_does_not_starve_the_writer(writer):
+@pytest.mark.parametrize("state", ["asleep", "lingering", "lingering long"])
+def test_a_caller_that_never_waits_does_not_starve_the_writer(writer, state):
     """Call after call, dropping the GIL only for an instant each time (as the SDKs do),
     never lets CPython's switch interval hand the GIL to the writer; the caller hands it
-    over once per batch instead, so events are written while the caller is still busy."""
-    writer.linger = 0.02
+    over once per batch instead, so events are written while the caller is still busy:
+    whether the writer was asleep (woken by the first call), lingering after a drain
+    (past its linger), or lingering long (``WAKE_AT`` events cut it short: the queue
+    grew to 50,000 here when the caller woke the writer but never yielded to it)."""
+    writer.linger = {"asleep": 0.02, "lingering": 0.02, "lingering long": 60.0}[state]
     writer.assist_at = 10**9                 # no help from the callers: only the hand-off
+    assert tokentrail.flush()                # the writer lingers after it, writer.linger long
+    if state == "asleep":
+        deadline = time.monotonic() + 5.0
+        while not writer._idle and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert writer._idle
     sink = tokentrail.MemorySink()
     deadline = time.monotonic() + 5.0
     calls = 0
@@ -273,6 +288,48 @@ def test_a_caller_that_never_waits_does_not_starve_the_writer(writer):
         sum(range(3000))                     # the rest of the "call" holds it
     assert sink.events, f"the writer wrote nothing during {calls} calls"
     assert writer.assisted == 0
+
+
+def test_a_writer_that_just_wrote_lingers_for_more_then_sleeps():
+    """After a drain the writer waits one more linger for events by itself, so callers that
+    keep calling never wake it (a futex call each, and a caller holding the GIL then
+    waits for the writer to take it); a linger that finds nothing puts it to sleep, and
+    an idle application's writer stays asleep until the next event wakes it."""
+
+    class CountingEvent(threading.Event):
+        waits = 0
+
+        def wait(self, timeout=None):
+            CountingEvent.waits += 1
+            return super().wait(timeout)
+
+    got: list[dict] = []
+    w = _writer.Writer()
+    w.linger = 0.5
+    w._wake = CountingEvent()
+    woken: list[int] = []
+    notify = w._notify
+    w._notify = lambda: (woken.append(1), notify())[1]     # type: ignore[method-assign]
+    try:
+        w.put(got.append, {"n": 0})          # asleep (not even started): woken
+        assert w.flush(timeout=10) and woken == [1]
+        for n in (1, 2):                     # it just wrote: lingering, not woken
+            w.put(got.append, {"n": n})
+            deadline = time.monotonic() + 10
+            while len(got) <= n and time.monotonic() < deadline:
+                time.sleep(0.005)
+        assert got == [{"n": 0}, {"n": 1}, {"n": 2}] and woken == [1]   # written without a flush
+        deadline = time.monotonic() + 10
+        while not w._idle and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert w._idle                       # a linger with nothing: asleep
+        before = CountingEvent.waits
+        threading.Event().wait(1.0)
+        assert CountingEvent.waits == before, "an idle writer kept waking up"
+        w.put(got.append, {"n": 3})          # and the next event wakes it
+        assert w.flush(timeout=10) and woken == [1, 1] and got[-1] == {"n": 3}
+    finally:
+        w.stop()
 
 
 # --------------------------------------------------------------------------- pricing
