@@ -224,21 +224,43 @@ def test_raw_response_async(aoai, aant, openai_mock, anthropic_mock, events):
     assert_cost(events[1], "claude-haiku-4-5", "anthropic", prompt=12154, completion=87, cached=10240, write=1893)
 
 
+def _chat_sse_as_asked(request):
+    """The API's answer: the usage-only chunk only when the request asks for it."""
+    import respx
+    so = json.loads(request.content).get("stream_options") or {}
+    name = "include_usage" if so.get("include_usage") else "no_usage"
+    return respx.MockResponse(200, text=load_fixture(f"openai/chat_stream_{name}.sse"), headers=sse_headers())
+
+
 def test_raw_response_stream(oai, ant, openai_mock, anthropic_mock, events):
-    openai_mock.post("/chat/completions").respond(200, **chat_sse())
+    """``with_raw_response`` hands over the HTTP response too, whose bytes an application
+    may read itself (a proxy forwarding the SSE): tokentrail does not ask for the usage
+    chunk there (it could not hide it from those bytes), so the app reads what it would
+    without tokentrail; usage is recorded when the caller asks for it."""
+    route = openai_mock.post("/chat/completions").mock(side_effect=_chat_sse_as_asked)
     anthropic_mock.post("/v1/messages").respond(200, **ant_sse())
     resp = oai.chat.completions.with_raw_response.create(model="gpt-5.5", messages=MSGS, stream=True)
     assert events == []
+    assert "stream_options" not in json.loads(route.calls[-1].request.content)
     stream = resp.parse()
     assert resp.parse() is stream
-    assert [c.choices[0].index for c in stream] == [0] * 6      # usage chunk still hidden
+    assert [c.choices[0].index for c in stream] == [0] * 6
+    resp = oai.chat.completions.with_raw_response.create(model="gpt-5.5", messages=MSGS, stream=True)
+    lines = [line for line in resp.http_response.iter_lines() if line.startswith("data: {")]
+    assert lines == [line for line in load_fixture("openai/chat_stream_no_usage.sse").splitlines()
+                     if line.startswith("data: {")]                # the bytes a bare client gets
+    asked = oai.chat.completions.with_raw_response.create(model="gpt-5.5", messages=MSGS, stream=True,
+                                                          stream_options={"include_usage": True})
+    assert [c.choices[0].index if c.choices else None for c in asked.parse()] == [0] * 6 + [None]
     araw = ant.messages.with_raw_response.create(model="claude-opus-4-6", max_tokens=5, messages=MSGS, stream=True)
     for _ in araw.parse():
         pass
-    assert len(events) == 2
-    assert_usage(events[0], 1320, 203, cached=1152, reasoning=192)
-    assert_usage(events[1], 2073, 142, write=2048, reasoning=31)
-    assert events[0]["stream"] is True and events[1]["stream"] is True
+    assert len(events) == 4
+    assert events[0]["usage"]["prompt_tokens"] == events[1]["usage"]["prompt_tokens"] == 0    # not asked for
+    assert events[0]["model"] == "gpt-5.5-2026-04-23" and events[0]["output"]["response"]
+    assert_usage(events[2], 1320, 203, cached=1152, reasoning=192)
+    assert_usage(events[3], 2073, 142, write=2048, reasoning=31)
+    assert all(e["stream"] is True for e in events)
 
 
 def test_streaming_response_body_is_not_read_by_tokentrail(oai, openai_mock, events):
@@ -270,6 +292,30 @@ def test_streaming_response_read_by_hand(oai, openai_mock, events):
         text = "".join(resp.iter_text(chunk_size=7))
     assert json.loads(text)["id"] and len(events) == 3
     check_chat_usage(events[2])
+
+
+def test_streaming_response_closed_unread_is_partial(oai, ant, openai_mock, anthropic_mock, events):
+    """An application that reads only the status or headers of a ``with_streaming_response``
+    call was billed for a response nobody read: its event says ``partial``, not a plain
+    success with no tokens."""
+    import gc
+    openai_mock.post("/chat/completions").respond(200, json=chat_json())
+    anthropic_mock.post("/v1/messages").respond(200, json=load_fixture("anthropic/message.json"))
+    with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as resp:
+        assert resp.status_code == 200
+    with ant.messages.with_streaming_response.create(model="claude-haiku-4-5", max_tokens=5, messages=MSGS) as resp:
+        assert resp.headers["content-type"].startswith("application/json")
+    resp = oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS).__enter__()
+    del resp                                                       # dropped unread, never closed
+    gc.collect()
+    with oai.chat.completions.with_streaming_response.create(model="gpt-5.5", messages=MSGS) as resp:
+        resp.read()                                                # read: a whole event, not partial
+    assert len(events) == 4
+    for ev in events[:3]:
+        assert ev["status"] == "success" and ev["partial"] is True
+        assert_usage(ev, 0, 0)
+    assert "partial" not in events[3]
+    check_chat_usage(events[3])
 
 
 def test_streaming_response_sse_read_by_hand_counts_its_usage(oai, ant, openai_mock, anthropic_mock, events):

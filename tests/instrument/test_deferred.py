@@ -220,15 +220,15 @@ def test_traces_and_budgets_are_recorded_on_the_callers_thread(oai, openai_mock)
     """They need the call's state while it runs (retry numbering, budgets); streams do not."""
     openai_mock.post("/chat/completions").respond(200, json=load_fixture("openai/chat_completion.json"))
     msgs = [{"role": "user", "content": "hi"}]
-    assert type(_core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {})) is _core.Deferred
-    assert type(_core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)),
+    assert type(_core.defer(oai.__dict__[_core.ATTR], oai, (None, _options(oai, msgs)), {})) is _core.Deferred
+    assert type(_core.defer(oai.__dict__[_core.ATTR], oai, (None, _options(oai, msgs)),
                             {"stream": True})) is _core.DeferredStream
     with tokentrail.trace("t"):
-        assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {"stream": True}) is None
+        assert _core.defer(oai.__dict__[_core.ATTR], oai, (None, _options(oai, msgs)), {"stream": True}) is None
     with tokentrail.trace("t"):
-        assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is None
+        assert _core.defer(oai.__dict__[_core.ATTR], oai, (None, _options(oai, msgs)), {}) is None
     tokentrail.configure(budget_usd=5.0)
-    assert _core.defer(oai.__dict__[_core.ATTR], (None, _options(oai, msgs)), {}) is None
+    assert _core.defer(oai.__dict__[_core.ATTR], oai, (None, _options(oai, msgs)), {}) is None
 
 
 def _options(client, msgs):

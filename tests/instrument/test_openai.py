@@ -3,6 +3,7 @@ real SDK and respx; each test checks the event's fields, exact tokens and cost."
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 
@@ -744,6 +745,64 @@ def test_azure_async_stream(events):
     [ev] = events
     assert ev["input"]["model"] == "prod-chat" and ev["model"] == "gpt-5.5-2026-04-23"
     assert_cost(ev, "gpt-5.5", "openai", **STREAM_USAGE)
+
+
+AZURE_FILTER_CHUNK = {"id": "", "object": "", "created": 0, "model": "", "choices": [],
+                      "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}
+
+
+@pytest.mark.parametrize("in_trace", [False, True])
+def test_azure_stream_priced_on_the_model_after_the_prompt_filter_chunk(events, in_trace):
+    """Azure opens a stream with a prompt-filter chunk whose model is "": the model is the
+    next chunk's (the model that answered), not the deployment's name."""
+    body = f"data: {json.dumps(AZURE_FILTER_CHUNK)}\n\n" + load_fixture("openai/chat_stream_include_usage.sse")
+    with router(AZURE, "openai") as mock:
+        mock.post("/openai/deployments/prod-chat/chat/completions").respond(200, text=body, headers=sse_headers())
+        with tokentrail.trace("t") if in_trace else contextlib.nullcontext():
+            chunks = list(azure_client().chat.completions.create(model="prod-chat", messages=MSGS, stream=True))
+    assert len(chunks) == 7 and chunks[0].choices == []
+    [ev] = events
+    assert ev["input"]["model"] == "prod-chat" and ev["model"] == "gpt-5.5-2026-04-23"
+    assert_cost(ev, "gpt-5.5", "openai", **STREAM_USAGE)
+
+
+def _sse_unless_stream_options(request):
+    """An Azure API version that does not know ``stream_options``: 400 when it is sent."""
+    import respx
+    if "stream_options" in json.loads(request.content):
+        return respx.MockResponse(400, json={"error": {
+            "message": "Unrecognized request argument supplied: stream_options", "type": "invalid_request_error",
+            "param": None, "code": None}})
+    return respx.MockResponse(200, text=load_fixture("openai/chat_stream_no_usage.sse"), headers=sse_headers())
+
+
+@pytest.mark.parametrize("api_version, asks", [
+    ("2024-06-01", False), ("2024-08-01-preview", False), ("2024-02-15-preview", False),
+    ("2024-09-01-preview", True), ("2024-10-21", True), ("2025-04-01-preview", True), ("preview", True)])
+@pytest.mark.parametrize("in_trace", [False, True])
+def test_azure_stream_usage_asked_only_of_api_versions_that_take_it(events, api_version, asks, in_trace):
+    """Azure API versions before 2024-09-01 answer 400 to ``stream_options``: tokentrail does
+    not add it there (the call works as without tokentrail, its usage unknown)."""
+    from openai import AzureOpenAI
+    client = tokentrail.attach(AzureOpenAI(api_key=KEY, api_version=api_version, azure_endpoint=AZURE,
+                                           max_retries=0))
+    with router(AZURE, "openai") as mock:
+        route = mock.post("/openai/deployments/prod-chat/chat/completions").mock(
+            side_effect=_sse_unless_stream_options if not asks else
+            lambda request: __import__("respx").MockResponse(200, text=load_fixture(
+                "openai/chat_stream_include_usage.sse"), headers=sse_headers()))
+        with tokentrail.trace("t") if in_trace else contextlib.nullcontext():
+            chunks = list(client.chat.completions.create(model="prod-chat", messages=MSGS, stream=True))
+    sent_body = json.loads(route.calls.last.request.content)
+    assert ("stream_options" in sent_body) is asks
+    assert route.calls.last.request.url.params["api-version"] == api_version
+    assert [c.choices[0].index for c in chunks] == [0] * 6     # the usage chunk, when asked, hidden
+    [ev] = events
+    assert ev["status"] == "success" and ev["model"] == "gpt-5.5-2026-04-23"
+    if asks:
+        assert_cost(ev, "gpt-5.5", "openai", **STREAM_USAGE)
+    else:
+        assert_usage(ev, 0, 0)
 
 
 def test_beta_chat_completions_parse_when_present(oai, openai_mock, events):

@@ -677,7 +677,7 @@ def deferred_fields(adapter: Any, d: "Deferred", body: Mapping) -> tuple | None:
     return None if r is None else adapter.fields(r, body)
 
 
-def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
+def defer(st: AttachState, client: Any, args: tuple, kwargs: dict) -> Deferred | None:
     """A :class:`Deferred` (a :class:`DeferredStream` for a stream) for this request if it may
     be recorded after it is made, else None (also when preparing it fails: logged, and the
     call is recorded the usual way). Caller's thread: only cheap tests, the times, the
@@ -729,7 +729,7 @@ def defer(st: AttachState, args: tuple, kwargs: dict) -> Deferred | None:
         if d.stream:
             ask = getattr(adapter, "stream_usage", None)
             if ask is not None:         # last: it may change the request, and nothing may fail after it
-                d.asked, d.injected = ask(url, options, body)
+                d.asked, d.injected = ask(url, options, body, client)
         d.start_wall = time.time()
         d.start_perf = time.perf_counter()
         return d
@@ -805,7 +805,7 @@ def sync_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) ->
     st = instance.__dict__.get(ATTR) if instance is not None else None
     if st is None or not SETTINGS.enabled:
         return wrapped(*args, **kwargs)
-    d = defer(st, args, kwargs)
+    d = defer(st, instance, args, kwargs)
     if d is not None:
         try:
             result = wrapped(*args, **kwargs)
@@ -833,7 +833,7 @@ def async_request(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -
 
 
 async def _arun(st: AttachState, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
-    d = defer(st, args, kwargs)
+    d = defer(st, instance, args, kwargs)
     if d is not None:
         try:
             result = await wrapped(*args, **kwargs)
@@ -951,6 +951,7 @@ class Recording:
         if self.ep.stream or self.watched is not None:
             self.end(early=True)
         else:
+            self.call.partial = True            # its body was never read: usage unknown
             self.finish_with(None)
 
     def _detach_finalizer(self) -> None:
@@ -1028,7 +1029,11 @@ class Recording:
             self.end(early=True)
         elif not self.ep.stream:
             ref = self.http_ref
-            self.finish_with(_read_json(ref() if ref is not None else None))
+            http = ref() if ref is not None else None
+            body = _read_json(http)
+            if body is None and _unread(http):
+                self.call.partial = True        # closed unread: what the response said is unknown
+            self.finish_with(body)
         else:
             self.end(early=True)   # an SSE body the user stopped reading: partial, usage seen so far
 
@@ -1084,6 +1089,14 @@ def _is_raw_response(obj: Any) -> bool:
         hit = _raw_types[cls] = (hasattr(cls, "http_request") and hasattr(cls, "parse")
                                  and not hasattr(cls, "__stream__"))
     return hit
+
+
+def _unread(http: Any) -> bool:
+    """True if the body of ``http`` was never read (or the response is gone)."""
+    try:
+        return http is None or http.__dict__.get("_content") is None
+    except Exception:
+        return True
 
 
 def _read_json(http: Any) -> Any:

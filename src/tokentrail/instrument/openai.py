@@ -92,7 +92,7 @@ def plan(client: Any, options: Any, stream: bool, st: Any, body: Mapping) -> End
         return None
     ep = endpoint(r, body)
     if stream and r[0] in _STREAMS:
-        _stream_usage(ep, options, body, r[0], hdrs)
+        _stream_usage(ep, client, options, body, r[0], hdrs)
     return ep
 
 
@@ -176,32 +176,52 @@ def _texts(value: Any) -> str:
     return ""
 
 
-def _stream_usage(ep: Endpoint, options: Any, body: Mapping, kind: str, hdrs: dict) -> None:
+def _stream_usage(ep: Endpoint, client: Any, options: Any, body: Mapping, kind: str, hdrs: dict) -> None:
     """A live chat/legacy stream: whether the caller asked for its usage chunk, whether
     tokentrail may ask (:func:`_usage_wanted`), and its accumulator."""
-    ep.asked, may_ask = _usage_wanted(body, hdrs)
+    ep.asked, may_ask = _usage_wanted(body, hdrs, client)
     if may_ask:
         ep.inject = lambda: _inject_usage(options)
     ep.new_stream = _NEW_STREAM[kind]
 
 
-def stream_usage(url: str, options: Any, body: Mapping) -> tuple[bool, bool]:
+def stream_usage(url: str, options: Any, body: Mapping, client: Any) -> tuple[bool, bool]:
     """For a stream recorded like a plain call (``_core.defer``): whether the caller asked
     for its usage chunk, and whether tokentrail did, deciding as a live one does."""
     if _POST.get(url) not in _STREAMS:
         return False, False
-    asked, may_ask = _usage_wanted(body, _core.lower_headers(options))
+    asked, may_ask = _usage_wanted(body, _core.lower_headers(options), client)
     return asked, may_ask and _inject_usage(options)
 
 
-def _usage_wanted(body: Mapping, hdrs: dict) -> tuple[bool, bool]:
+def _usage_wanted(body: Mapping, hdrs: dict, client: Any) -> tuple[bool, bool]:
     """(the caller asked for the usage chunk, tokentrail may ask for it). Not for
-    ``with_streaming_response``, which hands the user the raw SSE bytes, where an extra
-    chunk could not be hidden: usage is asked for only when tokentrail parses what the
-    user reads."""
+    ``with_streaming_response`` nor ``with_raw_response`` (header ``stream`` / ``true``):
+    both hand the user the raw SSE bytes (``iter_lines()``, ``http_response``...), where an
+    extra chunk could not be hidden; usage is asked for only when tokentrail parses what
+    the user reads. Nor for an API version that rejects the option (:func:`_takes_stream_options`)."""
     so = body.get("stream_options")
     asked = isinstance(so, Mapping) and so.get("include_usage") is True
-    return asked, not asked and hdrs.get("x-stainless-raw-response") != "stream"
+    return asked, not asked and "x-stainless-raw-response" not in hdrs and _takes_stream_options(client)
+
+
+#: The first Azure OpenAI API version that takes ``stream_options`` (2024-09-01-preview; the
+#: first stable one is 2024-10-21). Earlier ones answer 400 "Unrecognized request argument
+#: supplied: stream_options", which tokentrail must never cause.
+_AZURE_STREAM_OPTIONS_FROM = "2024-09-01"
+
+
+def _takes_stream_options(client: Any) -> bool:
+    """False for a client whose ``api-version`` (Azure's, sent with every request) is a date
+    before :data:`_AZURE_STREAM_OPTIONS_FROM`; True for the rest (no version, Azure's v1 API:
+    ``preview``, ``latest``, ``v1``)."""
+    q = getattr(client, "_custom_query", None)
+    if not q or not isinstance(q, Mapping):
+        return True
+    v = q.get("api-version")
+    if not isinstance(v, str) or len(v) < 10 or not v[:4].isdigit():
+        return True
+    return v[:10] >= _AZURE_STREAM_OPTIONS_FROM
 
 
 def _usage_stream(acc: type) -> Callable[[Any, Any, bool], Any]:
@@ -320,8 +340,8 @@ class ChatStream:
 
     def observe(self, chunk: Any) -> bool:
         # Runs for every chunk: the common one (text of choice 0) takes the fewest steps.
-        if self.model is None:              # from the first chunk: a stream stopped early keeps it
-            self.model = chunk.model
+        if not self.model:                  # from the first chunk: a stream stopped early keeps it
+            self.model = chunk.model        # (not Azure's prompt-filter chunk, whose model is "")
         choices = chunk.choices
         if choices:
             c = choices[0]
@@ -393,7 +413,7 @@ class ChatStream:
         usage = obj.get("usage")
         if type(usage) is not dict:
             return False
-        if self.model is None and isinstance(obj.get("model"), str):
+        if not self.model and isinstance(obj.get("model"), str):
             self.model = obj["model"]
         self.usage = usage
         self.complete = True
@@ -436,7 +456,7 @@ class CompletionStream(ChatStream):
 
     def observe(self, chunk: Any) -> bool:
         usage = chunk.usage
-        if self.model is None:
+        if not self.model:
             self.model = chunk.model
         choices = chunk.choices
         if choices:
