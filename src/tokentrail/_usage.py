@@ -7,7 +7,9 @@ Every event's ``usage`` uses OpenAI's names for every provider:
 - ``completion_tokens``: every output token, reasoning/thinking included;
 - ``cached_tokens`` (cache reads), ``cache_write_tokens`` (of which
   ``cache_write_1h_tokens`` at Anthropic's 1-hour rate), ``reasoning_tokens``:
-  subsets of the two above, priced by their own rates.
+  subsets of the two above, priced by their own rates;
+- ``compaction_tokens``: the part of both that Anthropic's context compaction used
+  (counted in them, as it is billed; see :func:`_read_anthropic`).
 
 Missing, ``None``, negative or non-numeric counts read as 0: a malformed usage block
 must never crash the host call.
@@ -24,7 +26,7 @@ CORE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens",
              "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 #: Counts written only when non-zero.
 EXTRA_KEYS = ("cache_write_1h_tokens", "cache_write_12h_tokens", "audio_prompt_tokens", "audio_completion_tokens",
-              "accepted_prediction_tokens", "rejected_prediction_tokens")
+              "accepted_prediction_tokens", "rejected_prediction_tokens", "compaction_tokens")
 
 def count(value: Any) -> int:
     """A token count as a non-negative int; anything unreadable is 0."""
@@ -116,6 +118,7 @@ def _read_openai_chat(g: Any, u: dict, flat: bool) -> None:
     _set_extra(u, "audio_completion_tokens", f("audio_completion_tokens") or cd("audio_tokens"))
     _set_extra(u, "accepted_prediction_tokens", f("accepted_prediction_tokens") or cd("accepted_prediction_tokens"))
     _set_extra(u, "rejected_prediction_tokens", f("rejected_prediction_tokens") or cd("rejected_prediction_tokens"))
+    _set_extra(u, "compaction_tokens", f("compaction_tokens"))
 
 
 def _read_openai_responses(g: Any, u: dict) -> None:
@@ -133,9 +136,45 @@ def _read_openai_responses(g: Any, u: dict) -> None:
 def _read_anthropic(g: Any) -> dict:
     """Anthropic: ``input_tokens`` EXCLUDES cache reads and writes; they are added back.
     The whole is built from its parts, so no subset can exceed it (nothing to clamp);
-    ``total_tokens`` is left to :func:`normalize_usage`."""
+    ``total_tokens`` is left to :func:`normalize_usage`.
+
+    The beta API's ``iterations`` list the sampling steps of a call; the tokens of a
+    ``compaction`` step (the server summarizing a long context) are billed but NOT in the
+    top-level counts (anthropic's ``BetaUsage`` docs), so they are added here, and their
+    sum is written as ``compaction_tokens``. The other steps are already counted."""
     uncached = count(g("input_tokens"))
     read = count(g("cache_read_input_tokens"))
+    write_5m, write_1h, write = _cache_writes(g)
+    completion = count(g("output_tokens"))
+    details = g("output_tokens_details")
+    reasoning = 0 if details is None else min(count(fields_of(details).get("thinking_tokens")), completion)
+    compaction = 0
+    steps = g("iterations")
+    if steps and isinstance(steps, (list, tuple)):
+        for step in steps:
+            sg = fields_of(step).get
+            if sg("type") != "compaction":
+                continue
+            s_in, s_read, s_out = count(sg("input_tokens")), count(sg("cache_read_input_tokens")), \
+                count(sg("output_tokens"))
+            _, s_1h, s_write = _cache_writes(sg)
+            uncached += s_in
+            read += s_read
+            write += s_write
+            write_1h += s_1h
+            completion += s_out
+            compaction += s_in + s_read + s_write + s_out
+    u = {"prompt_tokens": uncached + read + write, "completion_tokens": completion, "total_tokens": 0,
+         "cached_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning}
+    if write_1h:
+        u["cache_write_1h_tokens"] = write_1h if write_1h <= write else write
+    if compaction:
+        u["compaction_tokens"] = compaction
+    return u
+
+
+def _cache_writes(g: Any) -> tuple[int, int, int]:
+    """(5-minute, 1-hour, all) cache-write tokens of an Anthropic usage block or step."""
     split = g("cache_creation")
     if split is None:
         write_5m = write_1h = 0
@@ -143,12 +182,4 @@ def _read_anthropic(g: Any) -> dict:
         sg = fields_of(split).get
         write_5m = count(sg("ephemeral_5m_input_tokens"))
         write_1h = count(sg("ephemeral_1h_input_tokens"))
-    write = count(g("cache_creation_input_tokens")) or (write_5m + write_1h)
-    completion = count(g("output_tokens"))
-    details = g("output_tokens_details")
-    reasoning = 0 if details is None else min(count(fields_of(details).get("thinking_tokens")), completion)
-    u = {"prompt_tokens": uncached + read + write, "completion_tokens": completion, "total_tokens": 0,
-         "cached_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning}
-    if write_1h:
-        u["cache_write_1h_tokens"] = write_1h if write_1h <= write else write
-    return u
+    return write_5m, write_1h, count(g("cache_creation_input_tokens")) or (write_5m + write_1h)

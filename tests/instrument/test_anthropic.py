@@ -270,6 +270,38 @@ def test_message_delta_updates_input_counts(ant, anthropic_mock, events):
                  cache_write_1h_tokens=2048)
 
 
+COMPACTION = {"type": "compaction", "input_tokens": 150000, "output_tokens": 3000, "cache_read_input_tokens": 500,
+              "cache_creation_input_tokens": 0}
+
+
+def test_compaction_tokens_are_added_to_the_top_level_usage(ant, anthropic_mock, events):
+    """Context compaction (beta): a ``compaction`` step's tokens are billed but not in the
+    top-level usage (anthropic's BetaUsage docs); the ``message`` steps are. The event
+    counts and prices them, and says how many were compaction's."""
+    body = message_json()
+    body["usage"] = {"input_tokens": 1000, "output_tokens": 200, "cache_read_input_tokens": 0,
+                     "cache_creation_input_tokens": 0, "iterations": [
+                         COMPACTION, {"type": "message", "input_tokens": 1000, "output_tokens": 200,
+                                      "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}]}
+    anthropic_mock.post(url__regex=r"/v1/messages(\?beta=true)?$").respond(200, json=body)
+    ant.beta.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=MSGS)
+    evs = [json.loads(line[6:]) for line in load_fixture("anthropic/message_stream.sse").splitlines()
+           if line.startswith("data: ")]
+    evs[-2]["usage"]["iterations"] = [COMPACTION]                  # message_delta's cumulative usage
+    anthropic_mock.post(url__regex=r"/v1/messages(\?beta=true)?$").respond(
+        200, text=sse_events(evs), headers=sse_headers())
+    stream = getattr(ant.beta.messages, "stream", None) or ant.messages.stream    # no beta stream in 0.40
+    with stream(model="claude-opus-4-6", max_tokens=10, messages=MSGS) as s:
+        s.get_final_message()
+    created, streamed = events
+    assert_usage(created, 1000 + 150500, 3200, cached=500, compaction_tokens=153500)
+    assert_cost(created, "claude-haiku-4-5", "anthropic", prompt=151500, completion=3200, cached=500)
+    assert_usage(streamed, 25 + 2048 + 150500, 142 + 3000, cached=500, write=2048, reasoning=31,
+                 cache_write_1h_tokens=2048, compaction_tokens=153500)
+    assert_cost(streamed, "claude-opus-4-6", "anthropic", prompt=152573, completion=3142, cached=500, write=2048,
+                write_1h=2048)
+
+
 def test_midstream_error(ant, anthropic_mock, events):
     import anthropic
     anthropic_mock.post("/v1/messages").respond(200, **sse("anthropic/message_stream_midstream_error.sse"))

@@ -153,7 +153,7 @@ DEFER_PATHS = {"/v1/messages": "read_message", "/v1/messages?beta=true": "read_m
 #: Usage fields merged from message_start and message_delta (delta wins when present).
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
                "cache_creation", "output_tokens_details", "server_tool_use", "service_tier", "speed",
-               "inference_geo")
+               "inference_geo", "iterations")
 
 
 def merge_usage(start: Any, delta: Any) -> dict | None:
