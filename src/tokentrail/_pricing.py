@@ -12,12 +12,13 @@ gives, without its cost on every call).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
@@ -157,6 +158,33 @@ class Cost:
 
 # --------------------------------------------------------------------------- parsing
 
+# The names an entry's input and output rates may have, one format per entry: tokentrail's
+# own, then the earlier tools' (the cost logger; crashlens' pricing.yaml, per 1M and, in its
+# first versions, per 1K; the prompt logger), with how many tokens each rate is for.
+_FORMATS = (
+    ("input", "output", 1_000_000),
+    ("input_rate_per_1m", "output_rate_per_1m", 1_000_000),
+    ("input_cost_per_1m", "output_cost_per_1m", 1_000_000),
+    ("input_cost_per_1k", "output_cost_per_1k", 1000),
+    ("input_price_per_1k", "output_price_per_1k", 1000),
+)
+# Two names for one rate: Anthropic's 5m/1h cache writes are OpenAI's writes and 12h writes.
+_SYNONYMS = (("cache_write_5m", "cache_write"), ("cache_write_1h", "cache_write_12h"))
+_RATE_NAMES = frozenset({n for f in _FORMATS for n in f[:2]} | {"cached_input"} | {n for s in _SYNONYMS for n in s})
+# `description` (crashlens) and `reason` (the tables' `overrides:` section) are notes for people.
+_ENTRY_NAMES = _RATE_NAMES | {"long_context", "batch", "aliases", "provider", "checked", "deprecated",
+                              "description", "reason"}
+_TIER_NAMES = {"batch": _RATE_NAMES, "long_context": _RATE_NAMES | {"threshold"}}
+_RATE_LIST = "input, output, cached_input, cache_write_5m, cache_write_1h"
+_FIELD_LIST = {   # what an error offers (the earlier tools' names load, but are not advertised)
+    "entry": _RATE_LIST + ", long_context, batch, aliases, provider, checked or deprecated",
+    "batch": _RATE_LIST,
+    "long_context": "threshold, " + _RATE_LIST,
+}
+_TIER_EXAMPLE = {"batch": "{input: 1.25, output: 5}", "long_context": "{threshold: 200000, input: 6, output: 22.5}"}
+_ALIAS = re.compile(r"^[^\s,]+$")   # one model id: no spaces, no commas
+
+
 def _dec(value: Any, where: str) -> Decimal:
     if isinstance(value, bool):
         raise PricingError(f"{where}: a price must be a number, not {value!r}")
@@ -169,34 +197,123 @@ def _dec(value: Any, where: str) -> Decimal:
     return d
 
 
+def _check_names(entry: Mapping, allowed: frozenset, where: str, listed: str) -> None:
+    """A misspelled field would be ignored, leaving its rate silently inherited or zero: refuse it."""
+    for name in entry:
+        if name not in allowed:
+            hint = _did_you_mean(str(name), allowed)
+            raise PricingError(f"{where}: unknown field {name!r}{hint}; use {listed}")
+
+
+def _did_you_mean(name: str, allowed: frozenset) -> str:
+    """The closest field name, as written or with its words swapped (inptu_cached)."""
+    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+    if not close:
+        words = {_words(n): n for n in sorted(allowed)}
+        close = [words[w] for w in difflib.get_close_matches(_words(name), words, n=1, cutoff=0.6)]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _words(name: str) -> str:
+    return "_".join(sorted(name.lower().split("_")))
+
+
+def _format(entry: Mapping, where: str) -> tuple[str, str, int]:
+    """(input name, output name, tokens per rate) of the format the entry is written in."""
+    used = [f for f in _FORMATS if f[0] in entry or f[1] in entry]
+    if len(used) > 1:
+        a, b = (next(n for n in f[:2] if n in entry) for f in used[:2])
+        raise PricingError(f"{where}: {a!r} and {b!r} belong to different price formats; "
+                           f"write the entry in one of them (input/output: USD per 1M tokens)")
+    return used[0] if used else _FORMATS[0]
+
+
 def _opt(entry: Mapping, key: str, where: str, scale: Decimal = Decimal(1)) -> Decimal | None:
-    v = entry.get(key)
-    return None if v is None else _dec(v, f"{where}, field {key!r}") * scale
+    if key not in entry:
+        return None
+    if entry[key] is None:   # `input:` with nothing after it: a mistake, not "keep the old rate"
+        raise PricingError(f"{where}, field {key!r}: no value; give a price or remove the field")
+    return _dec(entry[key], f"{where}, field {key!r}") * scale
+
+
+def _synonym(entry: Mapping, names: tuple[str, str], where: str) -> Decimal | None:
+    given = [n for n in names if n in entry]
+    if len(given) > 1:
+        raise PricingError(f"{where}: {given[0]!r} and {given[1]!r} are two names for one rate; keep one")
+    return _opt(entry, given[0], where) if given else None
 
 
 def _rates(entry: Mapping, where: str, base: Rates | None = None) -> Rates:
-    """Read rates in tokentrail's own names or in the earlier tools' names."""
-    scale = Decimal(1)
-    names = {"input": "input", "output": "output"}
-    if "input_rate_per_1m" in entry or "output_rate_per_1m" in entry:       # earlier cost logger
-        names = {"input": "input_rate_per_1m", "output": "output_rate_per_1m"}
-    elif "input_cost_per_1m" in entry or "output_cost_per_1m" in entry:     # crashlens' pricing.yaml
-        names = {"input": "input_cost_per_1m", "output": "output_cost_per_1m"}
-    elif "input_price_per_1k" in entry or "output_price_per_1k" in entry:   # earlier prompt logger
-        names = {"input": "input_price_per_1k", "output": "output_price_per_1k"}
-        scale = Decimal(1000)
+    """Read rates in tokentrail's own names or in an earlier tool's; a rate the entry does
+    not name keeps ``base``'s (for a new model: none, so the :class:`Rates` defaults)."""
+    inp_name, out_name, per = _format(entry, where)
+    scale = Decimal(1_000_000 // per)
     b = base or Rates()
-    inp = _opt(entry, names["input"], where, scale)
-    out = _opt(entry, names["output"], where, scale)
-    cw = entry.get("cache_write_5m", entry.get("cache_write"))
-    long_ = entry.get("cache_write_1h", entry.get("cache_write_12h"))
+    inp = _opt(entry, inp_name, where, scale)
+    out = _opt(entry, out_name, where, scale)
+    cached = _opt(entry, "cached_input", where)
+    cw = _synonym(entry, _SYNONYMS[0], where)
+    long_ = _synonym(entry, _SYNONYMS[1], where)
     return Rates(
         input=b.input if inp is None else inp,
         output=b.output if out is None else out,
-        cached_input=b.cached_input if entry.get("cached_input") is None else _opt(entry, "cached_input", where),
-        cache_write=b.cache_write if cw is None else _dec(cw, f"{where}, field 'cache_write'"),
-        cache_write_1h=b.cache_write_1h if long_ is None else _dec(long_, f"{where}, field 'cache_write_1h'"),
+        cached_input=b.cached_input if cached is None else cached,
+        cache_write=b.cache_write if cw is None else cw,
+        cache_write_1h=b.cache_write_1h if long_ is None else long_,
     )
+
+
+def _require_rates(entry: Mapping, where: str, what: str, hint: str = "") -> None:
+    """Something new has nothing to inherit: a missing input or output rate would be a silent 0."""
+    inp_name, out_name, _ = _format(entry, where)
+    for name in (inp_name, out_name):
+        if name not in entry:
+            raise PricingError(f"{where}: {name!r} is missing; {what} needs both {inp_name!r} and "
+                               f"{out_name!r}, so add '{name}: <price>'{hint}")
+
+
+def _tier(raw: Mapping, name: str, where: str, own: Rates, base_tier: Rates | None) -> Rates:
+    """A batch or long-context tier: merged over the known model's tier, else a new one whose
+    unnamed cache rates follow the entry's own."""
+    value = raw[name]
+    if not isinstance(value, Mapping):
+        raise PricingError(f"{where}: {name!r} must be a mapping of rates such as {_TIER_EXAMPLE[name]}, "
+                           f"not {value!r}")
+    where = f"{where}, {name}"
+    _check_names(value, _TIER_NAMES[name], where, _FIELD_LIST[name])
+    if base_tier is None:
+        _require_rates(value, where, f"a new {name} tier")
+    return _rates(value, where, base_tier or own)
+
+
+def _threshold(lc: Mapping, where: str, inherited: int | None) -> int:
+    """The prompt size above which the long-context rates apply: a whole number of tokens."""
+    if "threshold" not in lc:
+        if inherited:
+            return inherited
+        raise PricingError(f"{where}, long_context: no threshold; add 'threshold: N', the prompt size in "
+                           "tokens above which these rates apply (such as 200000)")
+    v = lc["threshold"]
+    try:
+        n = None if isinstance(v, bool) else Decimal(str(v).strip())
+    except (InvalidOperation, ValueError):
+        n = None
+    if n is None or not n.is_finite() or n <= 0 or n != n.to_integral_value():
+        raise PricingError(f"{where}, long_context: the threshold must be a whole number of prompt tokens "
+                           f"above 0 (such as 200000), not {v!r}")
+    return int(n)
+
+
+def _aliases(value: Any, where: str) -> tuple[str, ...]:
+    """``aliases:`` as a list of ids, or one id written as a plain string."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (list, tuple)) and all(isinstance(a, (str, int)) and not isinstance(a, bool)
+                                                 and _ALIAS.match(str(a)) for a in items):
+        return tuple(str(a) for a in items)
+    raise PricingError(f"{where}: 'aliases' must be a model id or a list of ids such as "
+                       f"[my-deployment, gpt-4o-eu], not {value!r}")
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -205,26 +322,35 @@ def _line_of(text: str, key: str) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: ModelPrice | None = None) -> ModelPrice:
+def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: ModelPrice | None = None,
+           taken: Iterable[str] = ()) -> ModelPrice:
+    """One model's entry. With ``base`` (the known model ``key`` resolves to, or the same key
+    earlier in the file) it changes only the fields it names and keeps the rest, provider
+    included; ``taken`` are the ids the file prices on their own, which ``base``'s aliases lose."""
     if not isinstance(raw, Mapping):
         raise PricingError(f"{where}: the entry for {key!r} must be a mapping of rates (input, output, ...)")
+    _check_names(raw, _ENTRY_NAMES, where, _FIELD_LIST["entry"])
+    if base is None:
+        _require_rates(raw, where, "a model the price tables do not know",
+                       " (to change a known model, key the entry by an id `tokentrail pricing list` shows)")
     rates = _rates(raw, where, base.rates if base else None)
-    lc = raw.get("long_context")
     lc_threshold, lc_rates = (base.long_context_threshold, base.long_context) if base else (None, None)
-    if isinstance(lc, Mapping):
-        lc_threshold = int(_dec(lc.get("threshold", 0), f"{where}, long_context.threshold"))
-        lc_rates = _rates(lc, f"{where}, long_context", rates)
+    if not lc_threshold:
+        lc_threshold, lc_rates = None, None
+    if "long_context" in raw:
+        lc_rates = _tier(raw, "long_context", where, rates, lc_rates)
+        lc_threshold = _threshold(raw["long_context"], where, lc_threshold)
     batch = base.batch if base else None
-    if isinstance(raw.get("batch"), Mapping):
-        batch = _rates(raw["batch"], f"{where}, batch", rates)
-    aliases = tuple(str(a) for a in (raw.get("aliases") or ()))
-    if base:
-        aliases = tuple(dict.fromkeys(base.aliases + aliases))
+    if "batch" in raw:
+        batch = _tier(raw, "batch", where, rates, batch)
+    aliases = _aliases(raw.get("aliases"), where)
+    if base is not None and base.key == key:
+        aliases = tuple(dict.fromkeys([a for a in base.aliases if a not in taken] + list(aliases)))
     checked = raw.get("checked")
     if isinstance(checked, Mapping):
         checked = str(checked.get("date", ""))
-    return ModelPrice(key=key, provider=str(raw.get("provider") or provider), rates=rates,
-                      long_context_threshold=lc_threshold, long_context=lc_rates, batch=batch,
+    return ModelPrice(key=key, provider=str(raw.get("provider") or (base.provider if base else provider)),
+                      rates=rates, long_context_threshold=lc_threshold, long_context=lc_rates, batch=batch,
                       aliases=aliases, checked=str(checked or (base.checked if base else "")), origin=origin,
                       deprecated=str(raw.get("deprecated") or (base.deprecated if base else "")))
 
@@ -248,11 +374,14 @@ def _load_yaml(path: Path) -> tuple[Any, str]:
 
 
 def parse_price_file(path: str | os.PathLike, *, provider: str | None = None, builtin: bool = False,
-                     base: Mapping[str, ModelPrice] | None = None) -> list[ModelPrice]:
+                     base: PriceTable | Mapping[str, ModelPrice] | None = None) -> list[ModelPrice]:
     """Read one price file (tokentrail's format or an earlier tool's) into entries.
 
-    ``base`` (the tables already loaded) lets an override of a known model change
-    only the fields it names.
+    ``base`` (the tables already loaded) makes an entry for a known model an override that
+    changes only the fields it names. Its key finds that model the way a call's model id
+    does (alias, dated snapshot, prefixes): ``gpt-4o-2024-08-06: {input: 2}`` prices that
+    snapshot at gpt-4o's rates but for input. Raises :class:`PricingError` naming the file,
+    line, model and field for anything it would otherwise have to ignore or guess.
     """
     path = Path(path)
     data, text = _load_yaml(path)
@@ -279,14 +408,16 @@ def parse_price_file(path: str | os.PathLike, *, provider: str | None = None, bu
         else:
             raise PricingError(f"pricing file {str(path)!r}: no 'models:' or 'pricing:' section found; "
                                "run `tokentrail pricing init` for a valid example")
+    known = base if base is None or isinstance(base, PriceTable) else PriceTable(base.values())
+    taken = {str(key) for sec in sections for key in sec}
     out: dict[str, ModelPrice] = {}
     for sec in sections:
         for key, raw in sec.items():
             key = str(key)
             line = _line_of(text, key)
             where = f"pricing file {str(path)!r}" + (f", line {line}" if line else "") + f", model {key!r}"
-            prev = out.get(key) or (base.get(key) if base else None)
-            out[key] = _entry(key, raw, provider, where, origin, prev)
+            prev = out.get(key) or (known.resolve(key)[0] if known is not None else None)
+            out[key] = _entry(key, raw, provider, where, origin, prev, taken)
     return list(out.values())
 
 
@@ -351,20 +482,31 @@ class PriceTable:
         self.add(entries)
 
     def add(self, entries: Iterable[ModelPrice]) -> None:
-        """Add or replace entries (later ones win, aliases included)."""
+        """Add or replace entries (later ones win, aliases included).
+
+        An entry keyed by an id that another entry lists as an alias (an override of one
+        snapshot, ``gpt-4o-2024-08-06``) takes that id: the other entry stops listing it,
+        so what ``pricing show`` says matches what a call is priced at.
+        """
         for e in entries:
-            old = self._entries.get(e.key)
-            if old is not None:
-                for a in old.aliases:
-                    if self._by_id.get(a) is old:
-                        del self._by_id[a]
-            self._entries[e.key] = e
-            for a in e.aliases:
-                self._by_id[a] = e
-                self._by_id.setdefault(a.lower(), e)
-            self._by_id[e.key] = e
-            self._by_id.setdefault(e.key.lower(), e)
+            owner = self._by_id.get(e.key)
+            if owner is not None and owner.key != e.key and e.key in owner.aliases:
+                self._put(replace(owner, aliases=tuple(a for a in owner.aliases if a != e.key)))
+            self._put(e)
         self._cache.clear()
+
+    def _put(self, e: ModelPrice) -> None:
+        old = self._entries.get(e.key)
+        if old is not None:
+            for a in (*old.aliases, *(a.lower() for a in old.aliases), old.key.lower()):
+                if self._by_id.get(a) is old:
+                    del self._by_id[a]
+        self._entries[e.key] = e
+        for a in e.aliases:
+            self._by_id[a] = e
+            self._by_id.setdefault(a.lower(), e)
+        self._by_id[e.key] = e
+        self._by_id.setdefault(e.key.lower(), e)
 
     def entries(self) -> list[ModelPrice]:
         return sorted(self._entries.values(), key=lambda e: (e.provider, e.key))
@@ -483,7 +625,7 @@ def load_table(override: str | os.PathLike | None = None, default: Rates | None 
     """Built-in tables plus an optional user override file (raises PricingError if it is broken)."""
     table = PriceTable(load_builtin(), default=default)
     if override:
-        table.add(parse_price_file(override, base=table._entries))
+        table.add(parse_price_file(override, base=table))
     return table
 
 

@@ -117,3 +117,63 @@ def test_broken_and_missing_price_files(cli, tmp_path):
     assert_user_error(proc, 1, "broken.yaml", "invalid YAML")
     (tmp_path / "binary.yaml").write_bytes(b"\x00\xff\xfe garbage \x89PNG")
     assert_user_error(cli("pricing", "list", "--pricing", "binary.yaml"), 1, "binary.yaml")
+
+
+# ----------------------------------------------------------------- override files (QA's reports)
+
+def test_snapshot_override_keeps_the_known_models_other_rates(cli, tmp_path):
+    (tmp_path / "a.yaml").write_text("models:\n  gpt-4o-2024-08-06: {input: 2.0}\n")
+    known = json.loads(cli("pricing", "show", "gpt-4o", "--format", "json").stdout)["entry"]
+    data = json.loads(cli("pricing", "show", "gpt-4o-2024-08-06", "--pricing", "a.yaml", "--format", "json").stdout)
+    e = data["entry"]
+    assert data["resolved"] == "openai/gpt-4o-2024-08-06" and e["source"] == "a.yaml"
+    assert e["input"] == 2.0 and e["output"] == known["output"] == 10
+    assert e["cached_input"] == known["cached_input"] == 1.25 and e["batch"] == known["batch"]
+    proc = cli("log", "--model", "gpt-4o-2024-08-06", "--prompt", "x", "--prompt-tokens", "1000",
+               "--completion-tokens", "1000", "--config", "a.yaml", "--output", "o.jsonl")
+    assert proc.returncode == 0, proc.stderr
+    [ev] = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert ev["cost"] == 0.012 and ev["pricing"] == "openai/gpt-4o-2024-08-06"   # 1000*2/1M + 1000*10/1M
+
+
+def test_overridden_model_stays_with_its_provider(cli, tmp_path):
+    (tmp_path / "b.yaml").write_text("models:\n  gpt-4o: {input: 2.0, output: 8.0}\n")
+    show = cli("pricing", "show", "gpt-4o", "--pricing", "b.yaml")
+    assert "resolves to  openai/gpt-4o  (rule: exact)" in show.stdout, show.stdout
+    rows = json.loads(cli("pricing", "list", "--provider", "openai", "--pricing", "b.yaml", "--format", "json").stdout)
+    [row] = [r for r in rows if r["model"] == "gpt-4o"]
+    assert (row["provider"], row["input"], row["output"], row["source"]) == ("openai", 2.0, 8.0, "b.yaml")
+
+
+def test_aliases_written_as_one_string(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text("models:\n  my-model: {input: 1, output: 2, aliases: prod-model}\n")
+    assert "  aliases   prod-model\n" in cli("pricing", "show", "my-model", "--pricing", "c.yaml").stdout
+    data = json.loads(cli("pricing", "show", "prod-model", "--pricing", "c.yaml", "--format", "json").stdout)
+    assert data["rule"] == "alias" and data["entry"]["aliases"] == ["prod-model"]
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("new-model: {output: 1}", ["'new-model'", "'input' is missing", "needs both 'input' and 'output'"]),
+    ("gpt-4o: {inptu_cached: 3}", ["'gpt-4o'", "unknown field 'inptu_cached'", "did you mean 'cached_input'"]),
+    ("gpt-4o: {batch: 5}", ["'batch' must be a mapping"]),
+    ("gpt-4o: {long_context: 7}", ["'long_context' must be a mapping"]),
+    ("gpt-4o: {long_context: {input: 6, output: 22.5}}", ["no threshold", "threshold: N"]),
+    ("gpt-4o: {long_context: {threshold: big, input: 6, output: 22.5}}", ["whole number of prompt tokens"]),
+], ids=["new-model-no-input", "misspelled-field", "batch-scalar", "lc-scalar", "lc-no-threshold", "lc-threshold"])
+def test_override_file_mistakes_exit_1_with_one_line(cli, tmp_path, entry, words):
+    (tmp_path / "d.yaml").write_text(f"models:\n  {entry}\n")
+    for args in (("pricing", "show", "gpt-4o", "--pricing", "d.yaml"),
+                 ("log", "--model", "gpt-4o", "--prompt", "x", "--config", "d.yaml", "--output", "o.jsonl")):
+        line = assert_user_error(cli(*args), 1, "d.yaml", "line 2", *words)
+        assert "a price must be" not in line
+    assert files_in(tmp_path) == {"d.yaml"}          # nothing logged with wrong prices
+
+
+def test_init_dash_prints_the_template(cli, tmp_path):
+    proc = cli("pricing", "init", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# tokentrail price overrides") and "models:" in proc.stdout
+    assert files_in(tmp_path) == set()               # no file named '-'
+    (tmp_path / "mine.yaml").write_text(proc.stdout)
+    data = json.loads(cli("pricing", "show", "llama-70b-prod", "--pricing", "mine.yaml", "--format", "json").stdout)
+    assert data["entry"]["model"] == "my-company/llama-3.1-70b" and data["entry"]["input"] == 0.6

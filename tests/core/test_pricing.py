@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import tokentrail
-from tokentrail._pricing import PriceTable, PricingError, load_table, parse_price_file
+from tokentrail._pricing import PriceTable, PricingError, Rates, load_table, parse_price_file
 from tokentrail._usage import normalize_usage
 
 # Round numbers so every expected cost below can be checked by hand.
@@ -169,6 +169,184 @@ def test_override_merges_over_builtin_fields(tmp_path):
     e = t.get("gpt-4o")
     assert e.rates.input == 99 and e.rates.output == gpt4o.rates.output
     assert t.resolve("gpt-4o-2024-08-06")[0].rates.input == 99
+
+
+def _override(tmp_path, text: str, name: str = "o.yaml") -> PriceTable:
+    p = tmp_path / name
+    p.write_text(text)
+    return load_table(p)
+
+
+def _usd(tokens: int, rate: Decimal) -> Decimal:
+    return tokens * rate / 1_000_000
+
+
+@pytest.mark.parametrize("key, builtin", [
+    ("gpt-4o-2024-08-06", "gpt-4o"),                                    # an alias of the entry
+    ("gpt-4o-mini-2099-01-01", "gpt-4o-mini"),                          # a dated snapshot
+    ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5"),  # a Bedrock id
+])
+def test_override_keyed_by_an_alias_or_snapshot_changes_only_what_it_names(tmp_path, key, builtin):
+    known = load_table().get(builtin)
+    t = _override(tmp_path, f"models:\n  {key!r}: {{input: 2.0}}\n")
+    e, how = t.resolve(key)
+    assert (e.key, how, e.origin) == (key, "exact", str(tmp_path / "o.yaml"))
+    assert e.provider == known.provider and e.label == f"{known.provider}/{key}"
+    assert e.rates.input == Decimal("2.0")
+    # every rate it does not name is the known model's, not 0 / "same as input"
+    assert (e.rates.output, e.rates.cached_input, e.rates.cache_write, e.rates.cache_write_1h) == \
+        (known.rates.output, known.rates.cached_input, known.rates.cache_write, known.rates.cache_write_1h)
+    assert (e.batch, e.long_context, e.long_context_threshold) == \
+        (known.batch, known.long_context, known.long_context_threshold)
+    assert e.aliases == ()                          # the known model's other ids stay with it
+    c = t.cost(key, normalize_usage({"prompt_tokens": 1000, "completion_tokens": 1000}))
+    assert c.total == _usd(1000, Decimal("2.0")) + _usd(1000, known.rates.output)
+    assert t.resolve(builtin)[0].rates == known.rates    # the model itself is unchanged
+
+
+def test_snapshot_override_prices_the_qa_example_exactly(tmp_path):
+    # QA's report: gpt-4o-2024-08-06 overridden to input 2 was priced with output 0 ($0.002).
+    t = _override(tmp_path, "models:\n  gpt-4o-2024-08-06: {input: 2.0}\n")
+    gpt4o = load_table().get("gpt-4o")
+    assert gpt4o.rates.output == 10 and gpt4o.rates.cached_input == Decimal("1.25")
+    c = t.cost("gpt-4o-2024-08-06", normalize_usage({"prompt_tokens": 1000, "completion_tokens": 1000}))
+    assert c.total == Decimal("0.012") and c.total_usd == 0.012 and c.pricing == "openai/gpt-4o-2024-08-06"
+    # a cached read keeps gpt-4o's cached rate: 500*2 + 500*1.25 + 100*10 = 2625 /1M
+    c = t.cost("gpt-4o-2024-08-06", normalize_usage({"prompt_tokens": 1000, "completion_tokens": 100,
+                                                    "prompt_tokens_details": {"cached_tokens": 500}}))
+    assert c.total == Decimal("0.002625")
+    # the other snapshot and the model itself keep the built-in rates
+    assert t.resolve("gpt-4o-2024-11-20")[0].key == "gpt-4o"
+    assert t.cost("gpt-4o", {"prompt_tokens": 1000, "completion_tokens": 1000}).total == Decimal("0.0125")
+    assert "gpt-4o-2024-08-06" not in t.get("gpt-4o").aliases   # it is priced by its own entry now
+
+
+def test_override_without_a_cached_rate_follows_the_new_input(tmp_path):
+    # gpt-4o-2024-05-13 has no cached rate of its own (cached = input), so it follows the new input.
+    known = load_table().get("gpt-4o-2024-05-13")
+    assert known.rates.cached_input is None
+    t = _override(tmp_path, "models:\n  gpt-4o-2024-05-13: {input: 7}\n")
+    assert t.get("gpt-4o-2024-05-13").rates.per_kind() == \
+        (Decimal(7), Decimal(7), Decimal(7), Decimal(7), known.rates.output)
+
+
+@pytest.mark.parametrize("first, second", [("gpt-4o-2024-08-06", "gpt-4o"), ("gpt-4o", "gpt-4o-2024-08-06")])
+def test_snapshot_and_its_model_overridden_in_one_file(tmp_path, first, second):
+    rates = {"gpt-4o-2024-08-06": "{input: 2}", "gpt-4o": "{input: 3}"}
+    t = _override(tmp_path, f"models:\n  {first}: {rates[first]}\n  {second}: {rates[second]}\n")
+    assert t.resolve("gpt-4o-2024-08-06")[0].rates.input == 2
+    assert t.resolve("gpt-4o")[0].rates.input == 3
+    assert t.resolve("gpt-4o-2024-11-20")[0].rates.input == 3   # still gpt-4o's alias
+    assert "gpt-4o-2024-08-06" not in t.get("gpt-4o").aliases
+
+
+def test_override_of_a_known_model_keeps_its_provider(tmp_path):
+    t = _override(tmp_path, "models:\n  gpt-4o: {input: 2.0, output: 8.0}\n"
+                            "  claude-haiku-4-5: {input: 1, provider: bedrock-eu}\n"
+                            "  my-model: {input: 1, output: 2}\n")
+    assert t.get("gpt-4o").label == "openai/gpt-4o"
+    assert "gpt-4o" in {e.key for e in t.entries() if e.provider == "openai"}
+    assert t.get("claude-haiku-4-5").provider == "bedrock-eu"      # named in the entry: that wins
+    assert t.get("my-model").provider == "user"                    # a new model: the file's default
+
+
+@pytest.mark.parametrize("aliases", ["prod-model", "[prod-model]"])
+def test_aliases_may_be_one_string(tmp_path, aliases):
+    t = _override(tmp_path, f"models:\n  my-model: {{input: 1, output: 2, aliases: {aliases}}}\n")
+    assert t.get("my-model").aliases == ("prod-model",)
+    entry, how = t.resolve("prod-model")
+    assert entry.key == "my-model" and how == "alias"
+    assert t.resolve("p") == (None, "unknown")
+
+
+# (the entry, what the one-sentence error must say besides the file, line 2 and the model)
+MISTAKES = [
+    pytest.param("new-model: {output: 1}", ["'input' is missing", "'input: <price>'"], id="new-model-no-input"),
+    pytest.param("new-model: {input: 1}", ["'output' is missing"], id="new-model-no-output"),
+    pytest.param("old-style: {input_rate_per_1m: 1}", ["'output_rate_per_1m' is missing"], id="new-model-old-format"),
+    pytest.param("gpt-4o: {inptu_cached: 3}", ["unknown field 'inptu_cached'", "did you mean 'cached_input'"],
+                 id="misspelled-field"),
+    pytest.param("gpt-4o: {batch: 5}", ["'batch' must be a mapping", "not 5"], id="batch-scalar"),
+    pytest.param("gpt-4o: {long_context: 7}", ["'long_context' must be a mapping", "threshold"], id="lc-scalar"),
+    pytest.param("gpt-4o: {long_context: {input: 6, output: 22.5}}", ["long_context: no threshold", "threshold: N"],
+                 id="lc-no-threshold"),
+    pytest.param("gpt-4o: {long_context: {threshold: lots, input: 6, output: 22.5}}",
+                 ["threshold must be a whole number of prompt tokens", "'lots'"], id="lc-threshold-text"),
+    pytest.param("gpt-4o: {long_context: {threshold: 0, input: 6, output: 22.5}}", ["above 0"], id="lc-threshold-0"),
+    pytest.param("gpt-4o: {long_context: {threshold: 2000.5, input: 6, output: 22.5}}", ["whole number"],
+                 id="lc-threshold-fraction"),
+    pytest.param("gpt-4o: {batch: {input: 1, ouptut: 2}}", ["batch: unknown field 'ouptut'", "'output'"],
+                 id="misspelled-batch-field"),
+    pytest.param("gpt-4o: {long_context: {threshold: 9, input: 6}}", ["'output' is missing", "long_context tier"],
+                 id="new-tier-no-output"),
+    pytest.param("gpt-4o: {input: 1, input_rate_per_1m: 2}", ["different price formats"], id="mixed-formats"),
+    pytest.param("gpt-4o: {cache_write: 1, cache_write_5m: 2}", ["two names for one rate"], id="synonyms"),
+    pytest.param("gpt-4o: {input: }", ["field 'input': no value"], id="empty-rate"),
+    pytest.param("gpt-4o: {aliases: 'a, b'}", ["'aliases' must be a model id or a list"], id="aliases-commas"),
+    pytest.param("gpt-4o: {aliases: {a: 1}}", ["'aliases' must be a model id or a list"], id="aliases-mapping"),
+]
+
+
+@pytest.mark.parametrize("entry, words", MISTAKES)
+def test_override_file_mistakes_are_errors(tmp_path, entry, words):
+    p = tmp_path / "mine.yaml"
+    p.write_text(f"models:\n  {entry}\n")
+    model = entry.split(":")[0]
+    with pytest.raises(PricingError) as ei:
+        tokentrail.configure(pricing=str(p))
+    msg = str(ei.value)
+    assert msg.startswith(f"pricing file {str(p)!r}, line 2, model {model!r}"), msg
+    assert "\n" not in msg and "a price must be" not in msg
+    for w in words:
+        assert w in msg, (w, msg)
+    assert tokentrail.price_table().get("gpt-4o").origin == "builtin"   # the old table stays in use
+
+
+def test_mistake_in_env_pricing_file_is_reported_once_and_builtin_prices_used(tmp_path, monkeypatch, caplog,
+                                                                              events):
+    p = tmp_path / "env.yaml"
+    p.write_text("models:\n  gpt-4o: {inptu_cached: 3}\n")
+    monkeypatch.setenv("TOKENTRAIL_PRICING", str(p))
+    from tokentrail import _config
+    _config.reset()
+    tokentrail.configure(sink="memory")
+    caplog.set_level(logging.ERROR, logger="tokentrail")
+    evs = [tokentrail.log_event(input={"model": "gpt-4o", "prompt": "x"},
+                                usage={"prompt_tokens": 1000, "completion_tokens": 1000}) for _ in range(2)]
+    assert [e["cost"] for e in evs] == [0.0125, 0.0125]
+    errs = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errs) == 1 and "env.yaml" in errs[0] and "inptu_cached" in errs[0]
+
+
+def test_earlier_tools_files_load_as_they_are(tmp_path):
+    # crashlens' config/pricing.yaml (per 1M, with descriptions and its detector settings),
+    # its first per-1K version, and the prompt logger's sample config.
+    crashlens = ("models:\n  gpt-4:\n    input_cost_per_1m: 30.00\n    output_cost_per_1m: 60.00\n"
+                 "    description: \"GPT-4 (8K context)\"\n"
+                 "  claude-instant-1:\n    input_cost_per_1m: 1.63\n    output_cost_per_1m: 5.51\n"
+                 "    description: \"Claude Instant 1\"\n"
+                 "thresholds:\n  retry_loop:\n    max_retries: 3\n"
+                 "waste_calculation:\n  min_report_cost: 0.001\n")
+    t = _override(tmp_path, crashlens, "crashlens.yaml")
+    assert t.get("claude-instant-1").rates == Rates(input=Decimal("1.63"), output=Decimal("5.51"))
+    assert (t.get("gpt-4").rates.input, t.get("gpt-4").rates.output) == (30, 60)
+    t = _override(tmp_path, "models:\n  gpt-4-32k: {input_cost_per_1k: 0.03, output_cost_per_1k: 0.06}\n",
+                  "crashlens-1k.yaml")
+    assert (t.get("gpt-4-32k").rates.input, t.get("gpt-4-32k").rates.output) == (30, 60)
+    t = _override(tmp_path, "pricing:\n  claude-3-opus:\n    input_price_per_1k: 0.015\n"
+                            "    output_price_per_1k: 0.075\n  gemini-pro:\n    input_price_per_1k: 0.001\n"
+                            "    output_price_per_1k: 0.002\n", "logger.yaml")
+    assert (t.get("gemini-pro").rates.input, t.get("gemini-pro").rates.output) == (1, 2)
+    assert t.cost("claude-3-opus", {"prompt_tokens": 1000, "completion_tokens": 1000}).total == Decimal("0.09")
+
+
+def test_tables_overrides_section_takes_a_reason(tmp_path):
+    p = tmp_path / "openai.yaml"
+    p.write_text("provider: openai\nmodels:\n  m: {input: 2, output: 8, cached_input: 0.5}\n"
+                 "overrides:\n  m: {output: 6, reason: \"the vendor's page, 2026-11-23\"}\n")
+    [m] = parse_price_file(p, provider="openai", builtin=True)
+    assert m.rates == Rates(input=Decimal(2), output=Decimal(6), cached_input=Decimal("0.5"))
+    assert m.label == "openai/m"
 
 
 def test_env_override(tmp_path, monkeypatch, events):

@@ -205,7 +205,8 @@ TEMPLATE = """\
 # Check the result with `tokentrail pricing show MODEL --pricing {name}`.
 #
 # Entries are merged over the built-in tables (`tokentrail pricing list`): an entry for a
-# known model changes only the fields it names; a new id adds a model. Fields:
+# known model, or for one of its snapshots or aliases (gpt-4o-2024-08-06), changes only the
+# fields it names and keeps the rest; a new id adds a model. Fields:
 #   input, output     input (prompt) and output (completion) tokens; required for a new model
 #   cached_input      cache reads (OpenAI cached_tokens, Anthropic cache_read_input_tokens)
 #   cache_write_5m    cache writes (Anthropic 5-minute TTL; OpenAI cache writes)
@@ -213,11 +214,11 @@ TEMPLATE = """\
 #   long_context      {{threshold: N, input: .., output: ..}}: rates for the whole request when
 #                     its prompt has more than N tokens
 #   batch             {{input: .., output: ..}}: Batch API rates
-#   aliases           other ids priced as this model (deployment names, snapshots)
+#   aliases           other ids priced as this model (deployment names): a list, or one id
 #   provider          openai, anthropic, or your own label
 #   checked           the date you checked the price
-# A rate that is left out falls back to the input rate (cached_input, cache_write_5m) or to
-# the 5m rate (cache_write_1h).
+# In a new model, a rate that is left out falls back to the input rate (cached_input,
+# cache_write_5m) or to the 5m rate (cache_write_1h). A misspelled field is an error.
 #
 # The earlier tools' formats load too (use one format per file):
 #   pricing:
@@ -257,11 +258,18 @@ models:
 """
 
 
+def _template(name: str) -> str:
+    return TEMPLATE.format(name=name, today=time.strftime("%Y-%m-%d", time.gmtime()))
+
+
 def run_init(args: argparse.Namespace) -> int:
     from .._pricing import PricingError, parse_price_file
     path = args.file
     if not path.strip():
         raise UsageError("give a file name to write, e.g. tokentrail-pricing.yaml")
+    if path == "-":     # as everywhere in the CLI: standard output (`init - > prices.yaml`, or a pipe)
+        sys.stdout.write(_template("my_prices.yaml"))
+        return 0
     if os.path.isdir(path):
         raise CliError(f"{path!r} is a directory; give a file name such as "
                        f"{os.path.join(path, 'tokentrail-pricing.yaml')}")
@@ -270,7 +278,7 @@ def run_init(args: argparse.Namespace) -> int:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise CliError(f"cannot write {path!r}: the directory {os.path.dirname(path) or parent!r} does not exist")
-    text = TEMPLATE.format(name=os.path.basename(path), today=time.strftime("%Y-%m-%d", time.gmtime()))
+    text = _template(os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix=".tokentrail-pricing-", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
