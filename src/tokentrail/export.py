@@ -22,12 +22,18 @@ Line shapes (one JSON object per line; the earlier tool's fields first, then tok
 Only ``generation`` events are exported: embeddings have no completion, and the
 ``span`` event of a ``@capture`` wrapper repeats the prompt of the calls inside it.
 ``type="chat"`` keeps calls recorded with chat messages, ``type="text"`` the others.
+
+An existing OUT file is replaced atomically: the lines go to a temporary file next to
+it, renamed over OUT only once the export has succeeded, so a failed export leaves OUT
+as it was. OUT may never be the database being exported (that would destroy it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import stat
 import sys
 import uuid
 from typing import IO, Any, Iterable, Iterator
@@ -40,6 +46,8 @@ _NS = uuid.UUID("6f1c2f0e-8a7b-4f57-9c1d-7a6b5e4d3c2b")   # tokentrail's uuid5 n
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_write_tokens",
                "reasoning_tokens")
 TYPES = ("chat", "text")
+_COLUMNS = ("namespace", "type", "start_time", "event")   # what _events reads from the events table
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")            # a SQLite database is these files together
 
 
 def model_id(namespace: str, name: str) -> str:
@@ -72,7 +80,20 @@ def _db_path(database: Any) -> str:
                          "(configure(sink='sqlite:///calls.db'))")
     if os.path.isdir(path):
         raise InputError(f"{path!r} is a directory, not a SQLite database file")
-    open_sqlite(path, spec).close()       # has an events table, before any output is written
+    conn = open_sqlite(path, spec)        # has an events table, before any output is written
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    except sqlite3.DatabaseError as e:
+        raise InputError(f"{spec!r} cannot be read ({e}); give a database written by tokentrail's "
+                         "SQLite sink") from None
+    finally:
+        conn.close()
+    missing = [c for c in _COLUMNS if c not in have]
+    if missing:
+        # Another tool's "events" table: say so now rather than fail halfway with "no such column".
+        raise InputError(f"{spec!r} has an 'events' table without the column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}, so it was not written by tokentrail's SQLite sink; give the "
+                         "database given to configure(sink='sqlite:///...')")
     return path
 
 
@@ -106,6 +127,9 @@ def _events(path: str, label: str, namespace: str | None) -> Iterator[tuple[str,
                 continue             # a damaged row is skipped, as a damaged JSONL line would be
             if isinstance(ev, dict):
                 yield ns or ev.get("namespace") or "default", ev
+    except sqlite3.DatabaseError as e:   # damaged, locked or rewritten under us: OUT is left as it was
+        raise InputError(f"{label!r} cannot be read ({e}); check that it is a tokentrail database "
+                         "and not being rewritten") from None
     finally:
         conn.close()
 
@@ -122,59 +146,157 @@ def _matches(ev: dict, wanted: list[str] | None) -> bool:
     return inp.get("model") in wanted or ev.get("model") in wanted
 
 
-class _Out:
-    """A file path, ``"-"`` (stdout) or an open text file."""
+def check_out(out: Any, database: str | None = None) -> str | None:
+    """OUT's path when it is a file name (None for ``"-"`` or an open file), checked before
+    the database is read: not a directory, its folder exists, and it is not ``database``
+    (the path :func:`_db_path` returned) or one of its ``-wal``/``-shm``/``-journal`` files,
+    also under another spelling of the path (replacing it would destroy the data)."""
+    if out is None or hasattr(out, "write") or str(out) == "-":
+        return None
+    path = os.fspath(out)
+    if os.path.isdir(path):
+        raise InputError(f"{path!r} is a directory; give the output file name (e.g. {path}/out.jsonl)")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {path!r}: the folder {parent!r} does not exist")
+    if database and not database.lower().startswith(("postgresql://", "postgres://")) and os.path.exists(path):
+        for side in _SIDE_FILES:
+            try:
+                same = os.path.samefile(path, database + side)
+            except OSError:           # that file does not exist (or cannot be looked at)
+                continue
+            if same:
+                if side:
+                    what = f"the {side} file of the database {database!r}"
+                elif os.path.normpath(path) == os.path.normpath(database):
+                    what = "the database being exported"
+                else:
+                    what = f"the database being exported ({database!r})"
+                raise InputError(f"{path!r} is {what}, so writing the export there would destroy it; "
+                                 "give another OUT file name")
+    return path
 
-    def __init__(self, out: Any):
+
+class _Out:
+    """``"-"`` (stdout), an open text file, or a path (see :func:`check_out`).
+
+    A path is written through a temporary file in the same folder, renamed over it only
+    when the ``with`` block ends without an exception: a failed export leaves an existing
+    OUT as it was and no temporary file behind. A path that exists and is not a regular
+    file (``/dev/null``, a named pipe) cannot be replaced, so it is written in place.
+    """
+
+    def __init__(self, out: Any, path: str | None):
         self.out = out
+        self.path = path
         self.f: IO[str] | None = None
-        self.close = False
+        self.tmp: str | None = None
+        self.target = ""
 
     def __enter__(self) -> IO[str]:
-        out = self.out
-        if hasattr(out, "write"):
-            self.f = out
-        elif out is None or str(out) == "-":
-            self.f = sys.stdout
-        else:
-            path = os.fspath(out)
-            if os.path.isdir(path):
-                raise InputError(f"{path!r} is a directory; give the output file name (e.g. {path}/out.jsonl)")
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise InputError(f"cannot write {path!r}: the folder {parent!r} does not exist")
-            try:
-                self.f = open(path, "w", encoding="utf-8")
-            except OSError as e:
-                raise InputError(f"cannot write {path!r} ({e.strerror or e})") from None
-            self.close = True
+        if self.path is None:
+            self.f = self.out if hasattr(self.out, "write") else sys.stdout
+            return self.f
+        path = self.path
+        # Through a symlink, replace the file it points to, not the link.
+        self.target = target = os.path.realpath(path)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise InputError(f"cannot write {path!r} ({e.strerror or e})") from None
+        try:
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                self.f = open(target, "w", encoding="utf-8")
+                return self.f
+            folder, base = os.path.split(target)
+            while True:
+                tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
+                try:
+                    # 0o666 less the umask, as open(path, "w") would create OUT; an existing OUT keeps its mode.
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                    break
+                except FileExistsError:
+                    continue
+            self.tmp = tmp
+            if st is not None:
+                try:
+                    os.chmod(tmp, stat.S_IMODE(st.st_mode))
+                except OSError:
+                    pass
+            self.f = os.fdopen(fd, "w", encoding="utf-8")
+        except OSError as e:
+            self._discard()
+            raise InputError(f"cannot write {path!r} ({e.strerror or e})") from None
         return self.f
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        f = self.f
+        if f is None:
+            return
+        if self.path is None:
+            try:
+                f.flush()
+            except (OSError, ValueError):
+                pass
+            return
+        if self.tmp is None:        # a device or a pipe, written in place
+            f.close()
+            return
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            f.flush()
+            os.fsync(f.fileno())    # the lines are on disk before the rename makes them OUT
+            f.close()
+            os.replace(self.tmp, self.target)
+            self.tmp = None
+        except OSError as e:
+            self._discard()
+            raise InputError(f"cannot write {self.path!r} ({e.strerror or e}), so it was not changed; check the "
+                             "disk and the permissions of its folder") from None
+
+    def _discard(self) -> None:
         if self.f is not None:
-            if self.close:
+            try:
                 self.f.close()
-            else:
-                try:
-                    self.f.flush()
-                except (OSError, ValueError):
-                    pass
+            except OSError:
+                pass
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
 
 
-def _write(out: Any, lines: Iterable[dict]) -> int:
+def _write(out: Any, path: str | None, lines: Iterable[dict]) -> int:
     n = 0
-    with _Out(out) as f:
-        for obj in lines:
-            f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-            n += 1
+    with _Out(out, path) as f:
+        try:
+            for obj in lines:
+                f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+                n += 1
+        except OSError as e:        # a full disk: the temporary file is removed, OUT is unchanged
+            if path is None:
+                raise
+            raise InputError(f"cannot write {path!r} ({e.strerror or e}), so it was not changed; check the disk "
+                             "and the permissions of its folder") from None
     return n
 
 
 def export_models(out: Any, *, database: Any, namespace: str | None = None, models: Any = None) -> int:
     """Write one JSONL line per distinct model (per namespace) to ``out`` (a path, ``"-"``
     or an open file); returns the number of lines. Raises :class:`InputError` for a
-    missing or foreign database."""
+    missing or foreign database, or an ``out`` that is the database itself.
+
+    An existing ``out`` file is replaced, atomically (a temporary file renamed over it once
+    every line is written), so a failed export leaves it as it was. Unlike the CLI, which
+    wants ``--force`` for that, the function does not ask: callers choose ``out``."""
     path = _db_path(database)
+    target = check_out(out, path)
     wanted = _model_list(models)
     seen: dict[tuple[str, str], dict] = {}
     for ns, ev in _events(path, str(database), namespace):
@@ -201,7 +323,7 @@ def export_models(out: Any, *, database: Any, namespace: str | None = None, mode
                 row["usage"][k] += v
     for row in seen.values():
         row["cost"] = float(f"{row['cost']:.10g}")
-    return _write(out, seen.values())
+    return _write(out, target, seen.values())
 
 
 def _prompt_line(ns: str, ev: dict) -> dict:
@@ -227,10 +349,12 @@ def export_prompts(out: Any, *, database: Any, namespace: str | None = None, mod
                    type: str | None = None) -> int:
     """Write one JSONL line per recorded generation to ``out`` (a path, ``"-"`` or an open
     file); ``type`` is ``"chat"`` (recorded with messages), ``"text"`` (a plain prompt) or
-    None (both). Returns the number of lines."""
+    None (both). Returns the number of lines. An existing ``out`` file is replaced
+    atomically and ``out`` may not be the database, as for :func:`export_models`."""
     if type is not None and type not in TYPES:
         raise InputError(f"unknown --type {type!r}; use chat or text")
     path = _db_path(database)
+    target = check_out(out, path)
     wanted = _model_list(models)
 
     def lines() -> Iterator[dict]:
@@ -243,7 +367,7 @@ def export_prompts(out: Any, *, database: Any, namespace: str | None = None, mod
                 if is_chat != (type == "chat"):
                     continue
             yield _prompt_line(ns, ev)
-    return _write(out, lines())
+    return _write(out, target, lines())
 
 
 __all__ = ["export_models", "export_prompts", "model_id"]

@@ -106,3 +106,69 @@ def test_export_errors(tmp_path):
     with pytest.raises(InputError, match="cannot connect to postgresql://x/y"):
         tokentrail.export_prompts(str(tmp_path / "o.jsonl"), database="postgresql://x/y")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+# --------------------------------------------------------------------------- OUT is never lost
+
+def names(folder) -> list[str]:
+    """The files in ``folder``, without the -wal/-shm files a reader of a WAL database may leave."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm")))
+
+
+def test_out_that_is_the_database_is_refused(db, tmp_path):
+    url, _ = db
+    path = tmp_path / "calls.db"
+    before = path.read_bytes()
+    (tmp_path / "link.db").symlink_to(path)
+    spellings = (str(path), f"{tmp_path}/./calls.db", f"{tmp_path}/../{tmp_path.name}/calls.db", path,
+                 str(tmp_path / "link.db"))
+    for out in spellings:
+        with pytest.raises(InputError, match=r"is the database being exported.* would destroy it; give another OUT"):
+            tokentrail.export_models(out, database=url)
+        with pytest.raises(InputError, match="is the database being exported"):
+            tokentrail.export_prompts(out, database=url)
+    assert path.read_bytes() == before and tokentrail.export_models("-", database=url) == 3
+
+
+def test_existing_out_is_replaced_atomically(db, tmp_path):
+    url, _ = db
+    out = tmp_path / "prompts.jsonl"
+    out.write_text("an older export\n")
+    out.chmod(0o640)
+    assert tokentrail.export_prompts(str(out), database=url) == 4       # the API replaces without asking
+    assert len(read(out)) == 4 and oct(out.stat().st_mode & 0o777) == oct(0o640)
+    (tmp_path / "latest.jsonl").symlink_to(out)                  # through a link, the file it names is replaced
+    assert tokentrail.export_prompts(str(tmp_path / "latest.jsonl"), database=url, type="chat") == 1
+    assert (tmp_path / "latest.jsonl").is_symlink() and len(read(out)) == 1
+    assert names(tmp_path) == ["calls.db", "latest.jsonl", "prompts.jsonl"]   # no temporary file left
+
+
+def test_failed_export_leaves_out_as_it_was(db, tmp_path, monkeypatch):
+    url, _ = db
+    out = tmp_path / "keep.jsonl"
+    out.write_text("precious\n")
+    import tokentrail.export as export
+    real, calls = export._prompt_line, []
+
+    def fail_on_the_second_line(ns, ev):
+        calls.append(ev)
+        if len(calls) == 2:
+            raise InputError("the database went away")
+        return real(ns, ev)
+    monkeypatch.setattr(export, "_prompt_line", fail_on_the_second_line)
+    with pytest.raises(InputError, match="went away"):
+        tokentrail.export_prompts(str(out), database=url)
+    assert out.read_text() == "precious\n"
+    assert names(tmp_path) == ["calls.db", "keep.jsonl"]                  # no temporary file left
+
+
+def test_events_table_without_the_columns(tmp_path):
+    import sqlite3
+    conn = sqlite3.connect(tmp_path / "foreign.db")
+    conn.execute("CREATE TABLE events (id TEXT, namespace TEXT, event TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(InputError, match=r"^'sqlite:///.*foreign.db' has an 'events' table without the columns "
+                                         r"type, start_time, so it was not written by tokentrail's SQLite sink"):
+        tokentrail.export_prompts(str(tmp_path / "o.jsonl"), database=f"sqlite:///{tmp_path / 'foreign.db'}")
+    assert not (tmp_path / "o.jsonl").exists()

@@ -86,3 +86,53 @@ def test_foreign_sqlite_database(cli, tmp_path):
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE users (id INTEGER)")
     assert_user_error(cli("export", "models", "out.jsonl", "--database", "sqlite:///other.db"), 1, "events")
     assert files_in(tmp_path) == {"other.db"}
+
+
+# --------------------------------------------------------------------------- OUT is never lost
+
+SQLITE_SIDE = {"calls.db-wal", "calls.db-shm"}     # a reader of a WAL database may leave these
+
+def test_out_that_is_the_database_is_refused_even_with_force(cli, db, tmp_path):
+    needs("export")
+    before = db.read_bytes()
+    for out in ("calls.db", "./calls.db", str(db)):
+        proc = cli("export", "models", out, "--database", "sqlite:///calls.db", "--force")
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr == (f"tokentrail: error: {out!r} is the database being exported"
+                               + (" ('calls.db')" if out == str(db) else "")
+                               + ", so writing the export there would destroy it; give another OUT file name\n")
+    assert db.read_bytes() == before and files_in(tmp_path) - SQLITE_SIDE == {"calls.db"}
+    assert cli("report", "sqlite:///calls.db").returncode == 0
+
+
+def test_existing_out_is_replaced_only_with_force(cli, db, tmp_path):
+    needs("export")
+    log = tmp_path / "tokentrail.jsonl"
+    log.write_text('{"the": "application event log"}\n')
+    proc = cli("export", "prompts", "tokentrail.jsonl", "--database", "sqlite:///calls.db")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("tokentrail: error: OUT 'tokentrail.jsonl' exists; pass --force to replace it, "
+                           "or give another file name\n")
+    assert log.read_text() == '{"the": "application event log"}\n'
+    proc = cli("export", "prompts", "tokentrail.jsonl", "--database", "sqlite:///calls.db", "--force")
+    assert proc.returncode == 0 and proc.stdout == "Exported 3 prompts to tokentrail.jsonl\n", proc.stderr
+    assert len(log.read_text().splitlines()) == 3
+    (tmp_path / "empty.jsonl").write_text("")          # an empty OUT holds nothing to lose
+    assert cli("export", "models", "empty.jsonl", "--database", "sqlite:///calls.db").returncode == 0
+    assert files_in(tmp_path) - SQLITE_SIDE == {"calls.db", "tokentrail.jsonl", "empty.jsonl"}   # no temporary file
+
+
+def test_events_table_of_another_tool_is_one_sentence_and_keeps_out(cli, tmp_path):
+    needs("export")
+    conn = sqlite3.connect(tmp_path / "foreign.db")
+    conn.execute("CREATE TABLE events (id TEXT, event TEXT)")
+    conn.commit()
+    conn.close()
+    (tmp_path / "keep.jsonl").write_text("precious\n")
+    proc = cli("export", "prompts", "keep.jsonl", "--database", "sqlite:///foreign.db", "--force")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("tokentrail: error: 'sqlite:///foreign.db' has an 'events' table without the columns "
+                           "namespace, type, start_time, so it was not written by tokentrail's SQLite sink; give "
+                           "the database given to configure(sink='sqlite:///...')\n")
+    assert (tmp_path / "keep.jsonl").read_text() == "precious\n"
+    assert files_in(tmp_path) == {"foreign.db", "keep.jsonl"}

@@ -200,3 +200,34 @@ def test_unknown_model_is_priced_as_unknown_with_a_warning(cli, tmp_path):
     assert "tokentrail: warning: no price for model 'my-private-model'" in proc.stderr
     [ev] = read_events(tmp_path / "tokentrail.jsonl")
     assert ev["pricing"] == "unknown" and ev["cost"] == 0
+
+
+def test_output_that_is_a_sqlite_database_without_the_scheme_is_refused(cli, tmp_path):
+    assert cli("log", "--model", "gpt-4o", "--prompt", "one", "--output", "sqlite:///calls.db").returncode == 0
+    sqlite3.connect(tmp_path / "calls.db").execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = (tmp_path / "calls.db").read_bytes()
+    proc = cli("log", "--model", "gpt-4o", "--prompt", "two", "--output", "calls.db")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("tokentrail: error: --output: 'calls.db' is a SQLite database, not a JSONL file; "
+                           "write it as sqlite:///calls.db\n")
+    proc = cli("log", "--model", "gpt-4o", "--prompt", "two", env={"TOKENTRAIL_SINK": "calls.db"})
+    assert proc.returncode == 1 and proc.stderr == ("tokentrail: error: TOKENTRAIL_SINK: 'calls.db' is a SQLite "
+                                                    "database, not a JSONL file; write it as sqlite:///calls.db\n")
+    (tmp_path / "old.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03")
+    assert_user_error(cli("log", "--model", "gpt-4o", "--prompt", "two", "--output", "old.jsonl.gz"), 1,
+                      "--output: 'old.jsonl.gz' is a binary file, not JSONL text")
+    assert (tmp_path / "calls.db").read_bytes() == before
+    assert (tmp_path / "old.jsonl.gz").read_bytes() == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+
+
+def test_errors_name_tokentrail_sink_when_the_value_came_from_it(cli, tmp_path):
+    (tmp_path / "adir").mkdir()
+    proc = cli("log", "--model", "gpt-4", "--prompt", "p", env={"TOKENTRAIL_SINK": "adir"})
+    assert proc.returncode == 1
+    assert proc.stderr == ("tokentrail: error: 'adir' (TOKENTRAIL_SINK) is a directory; give a file name such as "
+                           "adir/events.jsonl\n")
+    assert_user_error(cli("log", "--model", "gpt-4", "--prompt", "p", env={"TOKENTRAIL_SINK": "s3://b/x"}), 2,
+                      "TOKENTRAIL_SINK: unknown sink scheme")
+    assert_user_error(cli("log", "--model", "gpt-4", "--prompt", "p", "--output", "adir",
+                          env={"TOKENTRAIL_SINK": "other.jsonl"}), 1, "'adir' (--output) is a directory")
+    assert files_in(tmp_path) == {"adir"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,45 @@ def test_unknown_command_and_flag(cli):
     assert_user_error(cli("frobnicate"), 2, "invalid choice", "tokentrail --help")
     assert_user_error(cli("pricing", "list", "--bogus"), 2, "unrecognized arguments", "--bogus")
     assert_user_error(cli("pricing"), 2, "list, show or init")
+
+
+UNKNOWN_FLAGS = [
+    (["report", "--bogus"], "tokentrail report"),
+    (["analyze", "x.jsonl", "--bogus", "1"], "tokentrail report"),
+    (["log", "--bogus"], "tokentrail log"),
+    (["export", "models", "o.jsonl", "--database", "sqlite:///c.db", "--bogus"], "tokentrail export"),
+    (["pricing", "show", "gpt-4o", "--bogus"], "tokentrail pricing show"),
+    (["--bogus"], "tokentrail"),
+]
+
+
+@pytest.mark.parametrize("args, helps", UNKNOWN_FLAGS, ids=[" ".join(a) for a, _ in UNKNOWN_FLAGS])
+def test_an_unknown_flag_points_at_the_help_of_its_command(cli, tmp_path, args, helps):
+    proc = cli(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    extras = " ".join(a for a in args if a in ("--bogus", "1"))
+    assert proc.stderr == f"tokentrail: error: unrecognized arguments: {extras} (see {helps} --help)\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_errors_name_where_the_sink_came_from(cli, tmp_path):
+    # checked before the demo runs, so neither SDK is needed to see these
+    (tmp_path / "adir").mkdir()
+    proc = cli("demo", env={"TOKENTRAIL_SINK": "adir"})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("tokentrail: error: 'adir' (TOKENTRAIL_SINK) is a directory; give a file name such as "
+                           "adir/events.jsonl\n")
+    assert_user_error(cli("demo", "--sink", "adir", env={"TOKENTRAIL_SINK": "x.jsonl"}), 1,
+                      "'adir' (--sink) is a directory")
+    conn = sqlite3.connect(tmp_path / "calls.db")
+    conn.execute("CREATE TABLE events (id TEXT)")
+    conn.close()
+    before = (tmp_path / "calls.db").read_bytes()
+    proc = cli("demo", "--sink", "calls.db")
+    assert proc.returncode == 1 and proc.stderr == ("tokentrail: error: --sink: 'calls.db' is a SQLite database, not "
+                                                    "a JSONL file; write it as sqlite:///calls.db\n")
+    assert_user_error(cli("demo", env={"TOKENTRAIL_SINK": "calls.db"}), 1, "TOKENTRAIL_SINK: 'calls.db' is a SQLite")
+    assert (tmp_path / "calls.db").read_bytes() == before and sorted(os.listdir(tmp_path)) == ["adir", "calls.db"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

@@ -157,3 +157,18 @@ def test_broken_price_file(cli, demo_log, tmp_path):
     (tmp_path / "broken.yaml").write_text("models:\n  gpt-4: {input: [1\n")
     assert_user_error(cli("report", "d.jsonl", "--reprice", "--pricing", "broken.yaml"), 1, "invalid YAML")
     assert_user_error(cli("report", "d.jsonl", env={"TOKENTRAIL_PRICING": "broken.yaml"}), 1, "invalid YAML")
+
+
+def test_html_does_not_change_what_is_printed(cli, demo_log, tmp_path):
+    pytest.importorskip("matplotlib")
+    for fmt in ("csv", "json", "table"):
+        plain = cli("report", "d.jsonl", "--format", fmt)
+        proc = cli("report", "d.jsonl", "--format", fmt, "--html", f"{fmt}.html")
+        assert plain.returncode == 0 and proc.returncode == 0, proc.stderr
+        page = (tmp_path / f"{fmt}.html").read_text(encoding="utf-8")
+        assert "Spend by provider" in page         # without --by the page still adds cost by provider
+        if fmt == "table":                         # after a table, the page's path is the last line
+            assert proc.stdout == plain.stdout + f"Report page: {tmp_path / 'table.html'}\n"
+        else:                                      # after json/csv it goes to standard error
+            assert proc.stdout == plain.stdout
+            assert proc.stderr == f"Report page: {tmp_path / (fmt + '.html')}\n"

@@ -43,6 +43,17 @@ def default_sink_spec() -> str:
     return spec if isinstance(spec, str) and spec else "tokentrail.jsonl"
 
 
+def chosen_sink(value: str | None, flag: str) -> tuple[str, str]:
+    """The sink spec a command writes to and where it came from, for error messages: ``flag``
+    when given, else ``TOKENTRAIL_SINK`` or ``the default`` (an error that blames a flag
+    the user never typed sends them looking in the wrong place)."""
+    if value:
+        return value, flag
+    spec = default_sink_spec()
+    env = os.environ.get("TOKENTRAIL_SINK")
+    return spec, "TOKENTRAIL_SINK" if env and env == spec else "the default"
+
+
 def check_writable_sink(sink: Any, flag: str) -> str | None:
     """Fail before anything is written if a file/SQLite sink cannot be written; returns its
     report source (path or ``sqlite:///`` URL), or None for other sinks."""
@@ -59,6 +70,7 @@ def check_writable_sink(sink: Any, flag: str) -> str | None:
         _check_dir(parent, path, flag)
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise CliError(f"cannot write to {path!r} ({flag}): permission denied")
+        _check_event_log(path, flag)
         return path
     if isinstance(sink, SqliteSink):
         path = sink.path
@@ -72,6 +84,25 @@ def check_writable_sink(sink: Any, flag: str) -> str | None:
                                    "give another file name")
         return "sqlite:///" + path if not os.path.isabs(path) else "sqlite:////" + path.lstrip("/")
     return None
+
+
+def _check_event_log(path: str, flag: str) -> None:
+    """Appending JSON lines to a file `report` refuses to read (a SQLite database given without
+    sqlite:///, a gzip or other binary file) would damage it and hide the events: refuse with
+    the sentence `report` gives for that file."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) == 0:
+            return
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return                      # unreadable but writable: the write itself reports a real failure
+    from ..analysis._errors import InputError
+    from ..analysis._read import _check_text
+    try:
+        _check_text(head, path)
+    except InputError as e:
+        raise CliError(f"{flag}: {e}") from None
 
 
 def _check_dir(parent: str, path: str, flag: str) -> None:

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from ._common import check_writable_sink, default_sink_spec, require, resolve_sink_spec, use_pricing
+from ._common import check_writable_sink, chosen_sink, require, resolve_sink_spec, use_pricing
 from ._errors import CliError, UsageError
 
 NAMESPACE = "demo"
@@ -17,9 +17,9 @@ def run(args: argparse.Namespace) -> int:
     import tokentrail
     from .._time import format_ts
 
-    spec = args.sink or default_sink_spec()
-    sink = resolve_sink_spec(spec, "--sink")
-    source = check_writable_sink(sink, "--sink")
+    spec, origin = chosen_sink(args.sink, "--sink")      # errors name --sink or TOKENTRAIL_SINK
+    sink = resolve_sink_spec(spec, origin)
+    source = check_writable_sink(sink, origin)
     use_pricing(None, "")                                   # a broken TOKENTRAIL_PRICING fails now
     require("openai", "the demo")
     require("anthropic", "the demo")
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("the demo ran but recorded no events: tokentrail.attach did not instrument the clients")
 
     where = source or spec
+    shown = ["model", "metadata.team"]                       # printed; the page also shows cost by provider
     by = ["model"] + (["provider"] if html is not None else []) + ["metadata.team"]
     if args.quiet:
         if source is not None:
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     build_report, render_report = render
     report = build_report([source], by=by, namespace=NAMESPACE, since=format_ts(run.started - 0.001), top=5)
-    text = render_report(report, fmt=args.format)
+    from ._report import only_by
+    text = render_report(only_by(report, shown), fmt=args.format)  # the same with or without --html
     if args.format == "table":
         info.write(f"\nReport of this run (`tokentrail report {source} --namespace {NAMESPACE} --by metadata.team` "
                    "shows every run):\n\n")

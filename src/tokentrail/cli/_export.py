@@ -2,6 +2,10 @@
 
 The export functions (:mod:`tokentrail.export`) do the work; this module checks the
 database first, so a typo never creates an empty database or an empty OUT file.
+OUT is written through a temporary file (a failed export leaves it as it was), is never
+the database itself, and an existing non-empty OUT is replaced only with ``--force``, as
+``pricing init`` does: ``export prompts tokentrail.jsonl`` must not silently swap the
+application's event log for an export.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
                        f"{os.path.join(args.out, args.what + '.jsonl')}")
     _check_database(args.database)
     export = require("tokentrail.export", "the export commands")
+    if args.out != "-":
+        db = None if args.database.strip().lower().startswith(("postgresql://", "postgres://")) \
+            else database_path(args.database)
+        export.check_out(args.out, db)   # OUT is the database itself: refused even with --force
+        if not args.force and os.path.isfile(args.out) and os.path.getsize(args.out) > 0:
+            raise CliError(f"OUT {args.out!r} exists; pass --force to replace it, or give another file name")
     kwargs = {"database": args.database, "namespace": args.namespace, "models": args.models}
     if args.what == "models":
         n = export.export_models(args.out, **kwargs)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import check_writable_sink, default_sink_spec, resolve_sink_spec, use_pricing
+from ._common import check_writable_sink, chosen_sink, resolve_sink_spec, use_pricing
 from ._errors import CliError, UsageError
 from ._output import usd
 
@@ -46,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
     tokentrail.configure(enabled=True)      # an explicit `log` writes even if TOKENTRAIL_DISABLED is set
 
     sink = None
-    target = args.output or default_sink_spec()
+    target, where = chosen_sink(args.output, "--output")
     if not args.dev_mode:
-        sink = resolve_sink_spec(target, "--output")
-        check_writable_sink(sink, "--output")
+        sink = resolve_sink_spec(target, where)
+        check_writable_sink(sink, where)
 
     metadata = dict(args.metadata or [])
     counts = {"prompt_tokens": args.prompt_tokens, "completion_tokens": args.completion_tokens}

@@ -15,9 +15,28 @@ from ._errors import EXIT_CODES_HELP, UsageError
 FORMATS = ("table", "json", "csv")
 
 
+_PROG = "_tokentrail_prog"   # the namespace attribute naming the (sub)command that was chosen
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The innermost (sub)command that parses the line leaves its name here, for parse_args.
+        self.set_defaults(**{_PROG: self.prog})
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        # argparse reports a subcommand's unknown flag from the top-level parser, so the hint
+        # would say `tokentrail --help`; point at the help of the command that was typed.
+        ns, extras = self.parse_known_args(args, namespace)
+        prog = getattr(ns, _PROG, None) or self.prog
+        if hasattr(ns, _PROG):
+            delattr(ns, _PROG)
+        if extras:
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see {prog} --help)")
+        return ns
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -268,6 +287,8 @@ def _add_export(sub: Any) -> None:
     c.add_argument("--namespace", type=non_blank, metavar="NS", help="only this namespace")
     c.add_argument("--models", type=key_list, metavar="A,B", help="only these models (comma-separated)")
     c.add_argument("--type", choices=("chat", "text"), help="prompts only: chat messages or plain text prompts")
+    c.add_argument("--force", action="store_true",
+                   help="replace OUT if it exists and is not empty (never the database itself)")
     c.set_defaults(run=_lazy("_export"))
 
 
@@ -305,9 +326,10 @@ def _add_pricing(sub: Any) -> None:
                                      "earlier `init-config`). Load it with configure(pricing=FILE), "
                                      "TOKENTRAIL_PRICING=FILE, `report --pricing FILE` or `log --config FILE`.",
                          epilog=_epilog("tokentrail pricing init\n"
-                                        "tokentrail pricing init prices/overrides.yaml --force"))
+                                        "tokentrail pricing init prices/overrides.yaml --force\n"
+                                        "tokentrail pricing init - | less"))
     it.add_argument("file", nargs="?", default="tokentrail-pricing.yaml", metavar="FILE",
-                    help="the file to write (default: tokentrail-pricing.yaml)")
+                    help="the file to write, '-' for standard output (default: tokentrail-pricing.yaml)")
     it.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     it.set_defaults(run=_lazy("_pricing", "run_init"))
 

@@ -6,7 +6,8 @@ The engine (:mod:`tokentrail.analysis`) reads the inputs, checks them and raises
 :func:`build_report`, prints :func:`render_report` and decides the exit code.
 ``--html FILE`` also writes the page of :mod:`tokentrail.html` (the printed report and
 the exit codes are unchanged; the page's path is printed after a table, on standard
-error after JSON/CSV).
+error after JSON/CSV). Without ``--by`` the page adds cost by provider; that table is
+kept off standard output, which must not depend on whether a page is written too.
 """
 
 from __future__ import annotations
@@ -61,14 +62,17 @@ def run(args: argparse.Namespace) -> int:
     analysis = require("tokentrail.analysis", "the report engine")
     build_report, render_report = require("tokentrail.analysis", "the report engine", "build_report",
                                           "render_report")
-    html = getattr(args, "html", None)   # --html FILE: without --by, the page shows model and provider
-    by = [k for group in (args.by or [["model", "provider"] if html is not None else ["model"]]) for k in group]
+    html = getattr(args, "html", None)
+    by = [k for group in (args.by or [["model"]]) for k in group]
     check_by = getattr(analysis, "check_by", None)
     if check_by is not None:
         try:
             by = check_by(by)
         except ValueError as e:          # InputError: a wrong --by key is a command-line mistake
             raise UsageError(str(e)) from None
+    # --html FILE without --by: the page also shows cost by provider. The report is built
+    # once with that key, and printed without it: stdout is the same with or without --html.
+    page_by = by + ["provider"] if html is not None and not args.by and "provider" not in by else by
     if args.since and args.until:
         since, until = when_epoch(args.since), when_epoch(args.until)
         if since is not None and until is not None and since >= until:
@@ -86,14 +90,14 @@ def run(args: argparse.Namespace) -> int:
         from ..html._cli import check_output
         check_output(html)
     warn = Warnings()
-    report = build_report(inputs, by=by, model=args.model, trace_id=args.trace_id,
+    report = build_report(inputs, by=page_by, model=args.model, trace_id=args.trace_id,
                           since=args.since, until=args.until, namespace=args.namespace, reprice=args.reprice,
                           pricing=pricing, top=args.top, warn=warn)
     warn.summary()
     filtered = any((args.model, args.trace_id, args.since, args.until, args.namespace))
     if not filtered:
         _check_not_empty(report)
-    text = render_report(report, fmt=args.format)
+    text = render_report(only_by(report, by), fmt=args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if html is not None:
         from ..html._cli import write_page
@@ -105,6 +109,18 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"--fail-on waste: the report found {usd(waste)} of waste "
                            f"({_finding_count(report)} findings)", EXIT_INPUT)
     return 0
+
+
+def only_by(report: dict, by: list[str]) -> dict:
+    """The report as if it had been built with ``--by`` keys ``by`` only: a shallow copy
+    without the cost-by tables of the other keys (added for the HTML page)."""
+    tables = report.get("by")
+    if not isinstance(tables, dict) or set(tables) <= set(by):
+        return report
+    out = dict(report, by={k: v for k, v in tables.items() if k in by})
+    if isinstance(report.get("filters"), dict):
+        out["filters"] = dict(report["filters"], by=list(by))
+    return out
 
 
 def _check_not_empty(report: dict) -> None:
