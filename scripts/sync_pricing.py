@@ -32,6 +32,20 @@ the installed SDK announces (openai: the ``ChatModel`` docstring; anthropic:
 corrections go in the ``overrides:`` section of each YAML file, which this script
 keeps verbatim; the runtime loader merges them over ``models:``.
 
+Service tiers: per-model ``flex:``, ``priority:``, ``fast:``, ``ultrafast:`` sections (shaped
+like ``batch:``, plus the tier's own ``long_context:`` rates when a source gives them), from
+genai-prices' ``service_tier`` / ``speed`` price variants and litellm's ``*_flex`` /
+``*_priority`` / ``*_ultrafast`` keys (litellm's cost code bills OpenAI ``service_tier="fast"``
+at its ``_priority`` keys, so those are its ``fast`` rates too); the same precedence applies
+inside each tier, and a tier's long-context rates are not mixed either. A source that gives a
+tier only as a multiplier of every rate (litellm's Anthropic ``provider_specific_entry.fast``)
+is carried as ``fast: {multiplier: N}`` when no source gives the rates, and checked against the
+rates otherwise. ``geo:`` carries litellm's regional multipliers (Anthropic
+``provider_specific_entry`` keyed by ``usage.inference_geo``; OpenAI
+``regional_processing_uplift_multiplier_<region>``). Fine-tuned models: ``ft:<base>`` entries
+from litellm's ``ft:`` keys (genai-prices prices them by its ``ft:`` match rules) for every base
+model covered. SOURCES.md says what is and is not covered.
+
 Which ids are covered: every model id named by the installed SDKs (openai
 ``ChatModel``, ``ResponsesModel``, ``EmbeddingModel``; anthropic ``Model`` and
 ``DEPRECATED_MODELS``), plus the older ids in ``LEGACY_IDS`` and every id the tables
@@ -85,6 +99,8 @@ PRECEDENCE = (
     "mixed: when genai-prices prices a model, its tier (or its lack of one) stands, and litellm's "
     "tier is used only for models genai-prices does not price. "
     "`deprecated:` is the SDK's announced shutdown date, else litellm's `deprecation_date`. "
+    "Service tiers (`flex:`, `priority:`, `fast:`, `ultrafast:`) follow the same rules inside each tier "
+    "(fields filled from litellm, a tier's long-context rates not mixed); `geo:` multipliers come from litellm. "
     "Hand-reviewed `overrides:` in each YAML file are merged over `models:` by the loader."
 )
 
@@ -144,13 +160,34 @@ LITELLM_FIELDS = {  # litellm cost key stem -> output field
     "cache_creation_input_token_cost_above_1hr": "cache_write_1h",
     "cache_creation_input_token_cost_above_12hr": "cache_write_12h",
 }
+# Service tiers: per-model rate sections named by the tier string the provider reports
+# (OpenAI `service_tier`; Anthropic `speed: fast`), written in this order.
+SERVICE_TIERS = ("flex", "priority", "fast", "ultrafast")
+GENAI_TIER_CONDITIONS = {  # genai-prices PriceVariant `when` key -> provider whose tiers it names
+    "openai": "service_tier",
+    "anthropic": "speed",
+}
+GENAI_STANDARD_TIERS = frozenset({"default", "standard"})  # empty variants: the standard price
+# litellm's cost code (litellm_core_utils/llm_cost_calc/utils.py, _SERVICE_TIER_TO_COST_KEY_SUFFIX)
+# bills OpenAI `service_tier="fast"` at the `_priority` keys; it has no `_fast` keys.
+LITELLM_TIER_ALIASES = {"openai": {"fast": "priority"}, "anthropic": {}}
+
 LITELLM_KEY = re.compile(
     r"^(?P<stem>" + "|".join(sorted(map(re.escape, LITELLM_FIELDS), key=len, reverse=True)) + r")"
-    r"(?:_above_(?P<k>\d+)k_tokens)?(?P<batch>_batches)?$"
+    r"(?:_above_(?P<k>\d+)k_tokens)?(?:(?P<batch>_batches)|_(?P<tier>flex|priority|ultrafast))?$"
 )
+LITELLM_TIER_WORD = re.compile(r"_(flex|priority|ultrafast|balanced)(_|$)")  # to list tier keys not carried
 LITELLM_MODALITY = re.compile(r"(audio|image)_token")  # per-token rates we do not carry over
+# litellm's regional multipliers (its cost code multiplies the whole call's cost by them):
+# Anthropic `provider_specific_entry: {us: 1.1, fast: 2}` (keyed by `usage.inference_geo`; "fast" is
+# the `speed: fast` multiplier) and OpenAI `regional_processing_uplift_multiplier_<region>` (data
+# residency, keyed by the regional host: eu.api.openai.com -> "eu").
+LITELLM_REGIONAL = re.compile(r"^regional_processing_uplift_multiplier_(?P<region>[a-z]+)$")
+LITELLM_SPEED_MULTIPLIERS = frozenset({"fast"})
 
-Flat = dict[str, Decimal]  # "input", "batch.output", "long_context.threshold", ...
+FINE_TUNE = "ft:"  # OpenAI's fine-tuned model ids: ft:<base model>:<org>:<name>:<id>
+
+Flat = dict[str, Decimal]  # "input", "batch.output", "long_context.threshold", "flex.input", "geo.us", ...
 
 
 # --------------------------------------------------------------------------- ids
@@ -317,6 +354,7 @@ class SourceHit:
     deprecated: str | bool | None = None
     matched_as: str | None = None  # the source's own name for the model, if different
     dropped: tuple[str, ...] = ()  # rates present in the source but not representable here
+    fast_mode: bool = False  # litellm: the model takes Anthropic's `speed: fast`
 
 
 def litellm_lookup(provider: str, model_id: str, data: dict[str, Any]) -> SourceHit | None:
@@ -326,28 +364,59 @@ def litellm_lookup(provider: str, model_id: str, data: dict[str, Any]) -> Source
     prices = litellm_prices(provider, entry)
     if "input" not in prices:
         return None
-    dropped = tuple(sorted(k for k, v in entry.items() if LITELLM_MODALITY.search(k) and v))
-    return SourceHit(model_id, prices, entry.get("deprecation_date"), dropped=dropped)
+    dropped = tuple(sorted(k for k, v in entry.items() if v and (
+        LITELLM_MODALITY.search(k) or (LITELLM_TIER_WORD.search(k) and not _carried(provider, k)))))
+    fast_mode = bool(entry.get("supports_fast_mode") or entry.get("supports_speed"))
+    return SourceHit(model_id, prices, entry.get("deprecation_date"), dropped=dropped, fast_mode=fast_mode)
+
+
+def _carried(provider: str, key: str) -> bool:
+    """Whether a litellm rate key lands in the tables (not a batch long-context or unknown field)."""
+    match = LITELLM_KEY.match(key)
+    return bool(match and not (match["k"] and match["batch"])
+                and _field_name(provider, LITELLM_FIELDS[match["stem"]]) in FIELDS[provider])
 
 
 def litellm_prices(provider: str, entry: dict[str, Any]) -> Flat:
+    """Flatten one litellm entry: standard, batch, long-context and service-tier rates
+    (``flex.input``, ``flex.long_context.input``...), and its multipliers (``geo.us``,
+    ``fast.multiplier``), carried as litellm gives them."""
     flat: Flat = {}
     allowed = set(FIELDS[provider])
     for key, value in entry.items():
         match = LITELLM_KEY.match(key)
-        if not match or not isinstance(value, (int, float)):
+        if not match or not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         name = _field_name(provider, LITELLM_FIELDS[match["stem"]])
         if name not in allowed or (match["k"] and match["batch"]):
             continue  # batch long-context rates are not represented
+        prefix = f"{match['tier']}." if match["tier"] else ""
         if match["k"]:
-            flat["long_context.threshold"] = Decimal(int(match["k"]) * 1000)
-            flat[f"long_context.{name}"] = per_million(value)
+            flat[f"{prefix}long_context.threshold"] = Decimal(int(match["k"]) * 1000)
+            flat[f"{prefix}long_context.{name}"] = per_million(value)
         elif match["batch"]:
             flat[f"batch.{name}"] = per_million(value)
         else:
-            flat[name] = per_million(value)
+            flat[f"{prefix}{name}"] = per_million(value)
+    for alias, tier in LITELLM_TIER_ALIASES[provider].items():
+        flat.update({f"{alias}.{k.split('.', 1)[1]}": v for k, v in list(flat.items()) if k.startswith(f"{tier}.")})
+    flat.update(litellm_multipliers(entry))
     return flat
+
+
+def litellm_multipliers(entry: dict[str, Any]) -> Flat:
+    """``geo.<region>`` and ``<speed>.multiplier`` from litellm's multiplier fields (1 = none)."""
+    flat: Flat = {}
+    specific = entry.get("provider_specific_entry")
+    for key, value in (specific.items() if isinstance(specific, dict) else ()):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            name = f"{key}.multiplier" if key in LITELLM_SPEED_MULTIPLIERS else f"geo.{key.lower()}"
+            flat[name] = _clean(Decimal(repr(value)))
+    for key, value in entry.items():
+        match = LITELLM_REGIONAL.match(key)
+        if match and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            flat[f"geo.{match['region']}"] = _clean(Decimal(repr(value)))
+    return {k: v for k, v in flat.items() if v != 1}
 
 
 def _field_name(provider: str, name: str) -> str:
@@ -366,8 +435,11 @@ def genai_lookup(provider: str, model_id: str, genai_provider: Any, when: dt.dat
     if "input" not in prices:
         return None
     prices.update(genai_batch(provider, model, when, prices))
+    tiers, unknown = genai_tiers(provider, model, when)
+    prices.update(tiers)
     matched_as = None if model.id == model_id else model.id
-    return SourceHit(model_id, prices, True if model.deprecated else None, matched_as, dropped)
+    return SourceHit(model_id, prices, True if model.deprecated else None, matched_as,
+                     tuple(sorted({*dropped, *unknown})))
 
 
 def genai_prices(provider: str, model_price: Any) -> tuple[Flat, tuple[str, ...]]:
@@ -409,6 +481,32 @@ def genai_batch(provider: str, model: Any, when: dt.datetime, standard: Flat) ->
     return {}
 
 
+def genai_tiers(provider: str, model: Any, when: dt.datetime) -> tuple[Flat, list[str]]:
+    """Service-tier rates (``flex.input``, ``flex.long_context.input``...) from the active
+    ``service_tier`` (OpenAI) / ``speed`` (Anthropic) price variants, and the variant
+    conditions not carried over. genai-prices resolves variants first to last, key by key, a
+    key a variant does not name keeping the standard price: so does the loader, for a tier
+    section's unnamed rates."""
+    condition = GENAI_TIER_CONDITIONS[provider]
+    flat: Flat = {}
+    unknown: list[str] = []
+    for variant in model.price_variants or ():
+        if variant.when == {"processing": "batch"}:
+            continue  # genai_batch
+        if variant.constraint is not None and not variant.constraint.active(when):
+            continue
+        tier = variant.when.get(condition) if len(variant.when) == 1 else None
+        if tier in GENAI_STANDARD_TIERS:
+            continue
+        if tier not in SERVICE_TIERS:
+            unknown.append("price variant " + ", ".join(f"{k}={v}" for k, v in sorted(variant.when.items())))
+            continue
+        rates, _ = genai_prices(provider, variant.prices)
+        for name, value in rates.items():
+            flat.setdefault(f"{tier}.{name}", value)  # the first active variant wins, key by key
+    return flat, unknown
+
+
 # ---------------------------------------------------------------------- merge
 
 
@@ -439,12 +537,22 @@ def merge(genai: SourceHit | None, litellm: SourceHit | None) -> Flat:
 
     The long-context tier is part of a model's price structure, so it is not mixed:
     when genai-prices prices the model, its tier (or its lack of one) stands, and
-    litellm's tier is used only for models genai-prices does not price.
+    litellm's tier is used only for models genai-prices does not price. The same holds
+    inside a service tier: when genai-prices has rates for the tier, its long-context
+    rates for it (or their lack) stand, and a litellm multiplier for the tier is not used.
     """
     if genai is None:
         return dict(litellm.prices) if litellm else {}
-    lite = {k: v for k, v in (litellm.prices if litellm else {}).items() if not k.startswith("long_context.")}
+    genai_tiers = {k.split(".", 1)[0] for k in genai.prices if k.split(".", 1)[0] in SERVICE_TIERS}
+    lite = {k: v for k, v in (litellm.prices if litellm else {}).items() if not _whole_from_genai(k, genai_tiers)}
     return {**lite, **genai.prices}
+
+
+def _whole_from_genai(key: str, genai_tiers: set[str]) -> bool:
+    parts = key.split(".")
+    if parts[0] == "long_context":
+        return True
+    return parts[0] in genai_tiers and parts[1] in ("long_context", "multiplier")
 
 
 @dataclass
@@ -526,6 +634,9 @@ def build_table(
     bases = {base_id(provider, i) for i in named}
     # Ids the tables list already count as the SDK's own here (their dated snapshots are known).
     mentioned = snapshot_names(provider, genai_provider, litellm_data, set(sdk_ids) | previous.ids)
+    # Fine-tuned models of the models covered (`ft:gpt-4o-mini-2024-07-18`): their own entries.
+    tuned = {n for n in mentioned if n.startswith(FINE_TUNE) and base_id(provider, n[len(FINE_TUNE):]) in bases}
+    bases |= {base_id(provider, n) for n in tuned}
     candidates = named | bases | {n for n in mentioned if base_id(provider, n) in bases}
     priced: dict[str, PricedId] = {}
     for model_id in sorted(candidates):
@@ -549,13 +660,31 @@ def group_entries(provider: str, bases: set[str], priced: dict[str, PricedId]) -
     for base in sorted(bases):
         root = Entry(base, priced[base]) if base in priced else None
         for model_id in sorted(i for i in priced if base_id(provider, i) == base and i != base):
-            if root and priced[model_id].merged == root.main.merged:
+            if root and same_price(root.main, priced[model_id]):
                 root.aliases.append(priced[model_id])
             else:  # a different price (or an unpriced base): its own entry
                 entries.append(Entry(model_id, priced[model_id]))
         if root:
             entries.append(root)
     return sorted(entries, key=lambda e: e.key)
+
+
+def same_price(root: PricedId, snapshot: PricedId) -> bool:
+    """Whether a snapshot is priced exactly as its base entry, so it can be its alias.
+
+    A snapshot only one source prices (a ``-latest`` pointer, an id genai-prices matches by
+    rule) lacks what the other source fills in for the model (e.g. litellm's regional
+    multipliers): it is still the same price when every field it has agrees and every field
+    it lacks comes from the source that does not price it."""
+    if snapshot.merged == root.merged:
+        return True
+    if snapshot.genai and snapshot.litellm:
+        return False
+    if any(root.merged.get(k) != v for k, v in snapshot.merged.items()):
+        return False
+    absent, present = (root.litellm, root.genai) if snapshot.genai else (root.genai, root.litellm)
+    filled = (absent.prices.keys() if absent else set()) - (present.prices.keys() if present else set())
+    return root.merged.keys() - snapshot.merged.keys() <= filled
 
 
 # ----------------------------------------------------------------------- YAML
@@ -605,7 +734,29 @@ def unflatten(provider: str, flat: Flat) -> dict[str, Any]:
         tier: dict[str, int | Decimal] = {"threshold": int(flat["long_context.threshold"])}
         tier.update({n: flat[f"long_context.{n}"] for n in FIELDS[provider] if f"long_context.{n}" in flat})
         out["long_context"] = _Flow(tier)
+    for name in SERVICE_TIERS:
+        section = service_tier_yaml(provider, flat, name)
+        if section:
+            out[name] = section
+    geo = {k.split(".", 1)[1]: v for k, v in sorted(flat.items()) if k.startswith("geo.")}
+    if geo:
+        out["geo"] = _Flow(geo)
     return out
+
+
+def service_tier_yaml(provider: str, flat: Flat, name: str) -> _Flow | None:
+    """One service tier: its rates and, when it has its own, its long-context rates (their
+    threshold only when it is not the model's); or a source's multiplier of every rate."""
+    section: dict[str, Any] = {n: flat[f"{name}.{n}"] for n in FIELDS[provider] if f"{name}.{n}" in flat}
+    lc = {n: flat[f"{name}.long_context.{n}"] for n in FIELDS[provider] if f"{name}.long_context.{n}" in flat}
+    if lc:
+        threshold = flat.get(f"{name}.long_context.threshold")
+        if threshold is not None and threshold != flat.get("long_context.threshold"):
+            lc = {"threshold": int(threshold), **lc}
+        section["long_context"] = _Flow(lc)
+    if not section and f"{name}.multiplier" in flat:
+        section["multiplier"] = flat[f"{name}.multiplier"]
+    return _Flow(section) if section else None
 
 
 def entry_yaml(provider: str, entry: Entry, date: str, versions: dict[str, str]) -> dict[str, Any]:
@@ -700,6 +851,8 @@ def render_sources(
         _deprecation_section(tables),
         _unpriced_section(tables),
         _cross_match_section(tables),
+        _tiers_section(tables),
+        _fine_tune_section(tables),
         _dropped_section(tables),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -766,8 +919,10 @@ def _one_sided_section(tables: list[ProviderTable], overrides: dict[str, dict[st
     lines = [
         "## Fields only one source gives",
         "",
-        "For ids both sources price: fields only one of them has. They are filled in from that "
-        "source, except a litellm-only long-context tier (genai-prices decides whether there is a tier).",
+        "For ids both sources price: fields only one of them has (multipliers are in the next section). "
+        "They are filled in from that source, except a litellm-only long-context tier, of the model or "
+        "of a service tier genai-prices prices (genai-prices decides whether there is a tier): "
+        "those are listed as not used.",
         "",
         "| provider | model | genai-prices only | litellm only | not used | overridden (see `reason:` in the YAML) |",
         "|---|---|---|---|---|---|",
@@ -776,12 +931,144 @@ def _one_sided_section(tables: list[ProviderTable], overrides: dict[str, dict[st
         for entry in t.entries:
             g_only, l_only = _one_sided(entry)
             if g_only or l_only:
-                unused = "long_context (litellm)" if "long_context" in l_only else ""
+                unused = _collapse_tier({f for f in _one_sided(entry, collapse=False)[1]
+                                         if f not in entry.main.merged}, entry.main.merged)
                 note = _override_note(overrides.get(t.provider, {}).get(entry.key), g_only | l_only)
                 lines.append(
                     f"| {t.provider} | `{entry.key}` | {', '.join(sorted(g_only))} "
-                    f"| {', '.join(sorted(l_only))} | {unused} | {note} |"
+                    f"| {', '.join(sorted(l_only))} | {', '.join(sorted(unused))} | {note} |"
                 )
+    return lines
+
+
+def _tiers_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
+        "## Service tiers, fast mode and regional multipliers",
+        "",
+        "A model's `flex:`, `priority:`, `fast:` and `ultrafast:` sections are its rates for the tier "
+        "the provider reports (OpenAI `service_tier`; Anthropic `speed: fast`), shaped like `batch:`; a "
+        "rate a section does not name is the model's standard one (genai-prices resolves its price "
+        "variants key by key the same way). A section's own `long_context:` holds its rates above the "
+        "model's threshold; a section without one prices the whole call at its rates whatever the "
+        "prompt size. genai-prices' tier rates come first, litellm fills the gaps field by field; a "
+        "tier's long-context rates are not mixed (genai-prices' stand when it prices the tier). "
+        "genai-prices names OpenAI's `fast` tier itself (the same rates as `priority`); litellm has no "
+        "`_fast` keys and its cost code bills OpenAI `service_tier=\"fast\"` at its `_priority` rates, "
+        "so those are read as its `fast` rates too. `geo:` holds litellm's regional multipliers of "
+        "every rate: Anthropic's `provider_specific_entry` (keyed by `usage.inference_geo`, e.g. `us`) "
+        "and OpenAI's `regional_processing_uplift_multiplier_<region>` (data residency, keyed by the "
+        "regional host: `eu.api.openai.com` -> `eu`). genai-prices has no regional prices.",
+        "",
+        "| provider | tier | entries | genai-prices | litellm | both |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in tables:
+        for name in (*SERVICE_TIERS, "geo"):
+            has = [e for e in t.entries if any(k.startswith(f"{name}.") for k in e.main.merged)]
+            if not has:
+                continue
+            by = [_tier_sources(e.main, name) for e in has]
+            lines.append(f"| {t.provider} | `{name}` | {len(has)} | {by.count(GENAI)} | {by.count(LITELLM)} "
+                         f"| {by.count('both')} |")
+    lines += ["", "Per entry (`+lc`: the tier has its own long-context rates; `xN`: a multiplier of every rate):",
+              ""]
+    for t in tables:
+        for e in t.entries:
+            parts = [_tier_label(e.main.merged, name) for name in SERVICE_TIERS
+                     if any(k.startswith(f"{name}.") for k in e.main.merged)]
+            geo = {k.split(".", 1)[1]: v for k, v in sorted(e.main.merged.items()) if k.startswith("geo.")}
+            parts += [f"geo {region} x{_num(v)}" for region, v in geo.items()]
+            if parts:
+                lines.append(f"- {t.provider}: `{e.key}`: {', '.join(parts)}")
+    lines += ["", "### Checks", ""]
+    lines += _multiplier_checks(tables)
+    flat = [(t.provider, e.key, [name for name in SERVICE_TIERS if f"{name}.input" in e.main.merged
+                                 and f"{name}.long_context.input" not in e.main.merged])
+            for t in tables for e in t.entries if "long_context.threshold" in e.main.merged]
+    lines += ["", "Tiers with no long-context rates of their own on a model that has a long-context tier: the "
+              "sources give only flat rates for them (genai-prices, e.g. for gpt-5.5-pro flex, says it does not "
+              "model a long-context surcharge), so the whole call is priced at them whatever the prompt size "
+              "(litellm's cost code would use the standard long-context rates above the threshold instead):", ""]
+    lines += [f"- {p}: `{k}`: {', '.join(names)}" for p, k, names in flat if names] or ["- none"]
+    lines += [
+        "",
+        "### Not covered",
+        "",
+        "- OpenAI `scale` and Anthropic `service_tier: priority`: neither source has per-token rates "
+        "(both are capacity commitments); such calls are priced at the standard rates (`tier` None). "
+        "An override file can add `scale:` / `priority:` rates.",
+        "- A tier a model has no section for (e.g. `flex` on gpt-4o, fast mode on a model neither source "
+        "prices it for) is priced at the standard rates. Anthropic models that support fast mode but have "
+        "no fast rate in either source: " + _id_list(_speed_without_rates(tables)) + ".",
+        "- Batch calls are priced at the `batch:` rates whatever tier is reported; batch long-context "
+        "rates are not carried.",
+        "- A regional multiplier for a region (or model) the sources do not list is 1.",
+    ]
+    return lines
+
+
+def _tier_sources(item: PricedId, name: str) -> str:
+    has = [s for s, hit in ((GENAI, item.genai), (LITELLM, item.litellm))
+           if hit and any(k.startswith(f"{name}.") for k in hit.prices)]
+    return "both" if len(has) == 2 else has[0] if has else "override"
+
+
+def _tier_label(merged: Flat, name: str) -> str:
+    if f"{name}.input" not in merged and f"{name}.multiplier" in merged:
+        return f"{name} x{_num(merged[f'{name}.multiplier'])}"
+    return name + (" +lc" if f"{name}.long_context.input" in merged else "")
+
+
+def _multiplier_checks(tables: list[ProviderTable]) -> list[str]:
+    """litellm's speed multipliers against genai-prices' rates for the same tier."""
+    lines: list[str] = []
+    for t in tables:
+        for e in t.entries:
+            m = e.main
+            for name in SERVICE_TIERS:
+                mult = m.litellm.prices.get(f"{name}.multiplier") if m.litellm else None
+                rates = {k.split(".", 1)[1]: v for k, v in (m.genai.prices if m.genai else {}).items()
+                         if k.startswith(f"{name}.") and k.count(".") == 1}
+                if mult is None:
+                    continue
+                if not rates:
+                    lines.append(f"- {t.provider}: `{e.key}`: `{name}` x{_num(mult)} from litellm only "
+                                 "(carried as `multiplier:`)")
+                    continue
+                off = [f"{f}: genai-prices {_num(v)}, litellm {_num(m.merged[f])} x {_num(mult)}"
+                       for f, v in sorted(rates.items()) if f in m.merged and v != m.merged[f] * mult]
+                verdict = "disagree (" + "; ".join(off) + ")" if off else "agree on every rate"
+                lines.append(f"- {t.provider}: `{e.key}`: litellm `{name}` x{_num(mult)}, genai-prices' "
+                             f"`{name}` rates: {verdict}; genai-prices' rates are used")
+    return lines or ["- No source gives a tier as a multiplier."]
+
+
+def _speed_without_rates(tables: list[ProviderTable]) -> list[str]:
+    out = []
+    for t in tables:
+        for e in t.entries:
+            if any(m.litellm and m.litellm.fast_mode for m in e.members) and \
+                    not any(k.startswith("fast.") for k in e.main.merged):
+                out.append(e.key)
+    return out
+
+
+def _fine_tune_section(tables: list[ProviderTable]) -> list[str]:
+    lines = [
+        "## Fine-tuned models",
+        "",
+        "OpenAI bills inference on a fine-tuned model (`ft:<base>:<org>:<name>:<id>`) at its own rates. "
+        "Entries keyed `ft:<base>` carry them: litellm's `ft:` keys and genai-prices' `ft:` match rules. "
+        "At runtime an `ft:` id resolves to the `ft:` entry of its base (or of the base's snapshot or "
+        "alias) first; without one it is priced at the base model's rates, with one warning per model id.",
+        "",
+    ]
+    for t in tables:
+        tuned = [e for e in t.entries if e.key.startswith(FINE_TUNE)]
+        if tuned:
+            lines += [f"- {t.provider}: " + ", ".join(
+                f"`{e.key}`" + (f" (also {', '.join(f'`{a.model_id}`' for a in e.aliases)})" if e.aliases else "")
+                + f" [{' + '.join(e.sources)}]" for e in tuned)]
     return lines
 
 
@@ -843,22 +1130,38 @@ def _id_list(ids: list[str]) -> str:
     return ", ".join(f"`{i}`" for i in ids) or "none"
 
 
-def _one_sided(entry: Entry) -> tuple[set[str], set[str]]:
-    """Fields only genai-prices / only litellm gives, over the entry's ids both sources price."""
+def _one_sided(entry: Entry, collapse: bool = True) -> tuple[set[str], set[str]]:
+    """Fields only genai-prices / only litellm gives, over the entry's ids both sources price
+    (multipliers left out: the tiers section reports them)."""
     g_only: set[str] = set()
     l_only: set[str] = set()
     for m in entry.members:
         if m.genai and m.litellm:
             g_only |= m.genai.prices.keys() - m.litellm.prices.keys()
             l_only |= m.litellm.prices.keys() - m.genai.prices.keys()
-    return _collapse_tier(g_only), _collapse_tier(l_only)
+    g_only = {f for f in g_only if not _is_multiplier(f)}
+    l_only = {f for f in l_only if not _is_multiplier(f)}
+    if not collapse:
+        return g_only, l_only
+    return _collapse_tier(g_only, entry.main.merged), _collapse_tier(l_only, entry.main.merged)
 
 
-def _collapse_tier(fields: set[str]) -> set[str]:
-    """`long_context.*` -> `long_context` when the whole tier is one-sided."""
-    if "long_context.threshold" not in fields:
-        return fields
-    return {f for f in fields if not f.startswith("long_context.")} | {"long_context"}
+def _is_multiplier(name: str) -> bool:
+    return name.startswith("geo.") or name.endswith(".multiplier")
+
+
+def _collapse_tier(fields: set[str], merged: Flat | None = None) -> set[str]:
+    """`flex.*` -> `flex` when a whole service tier is one-sided, and `long_context.*` ->
+    `long_context` (`flex.long_context.*` -> `flex.long_context`) when a whole long-context tier is."""
+    out = set(fields)
+    for name in SERVICE_TIERS:
+        mine = {f for f in out if f.startswith(f"{name}.")}
+        if mine and {k for k in (merged or {}) if k.startswith(f"{name}.")} <= mine and f"{name}.input" in mine:
+            out = (out - mine) | {name}
+    for prefix in ("", *(f"{name}." for name in SERVICE_TIERS)):
+        if f"{prefix}long_context.threshold" in out:
+            out = {f for f in out if not f.startswith(f"{prefix}long_context.")} | {f"{prefix}long_context"}
+    return out
 
 
 def _override_note(override: dict[str, Any] | None, fields: set[str]) -> str:

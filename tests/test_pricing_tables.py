@@ -24,7 +24,8 @@ RATE_FIELDS = {
     "openai": {"input", "output", "cached_input", "cache_write", "cache_write_12h"},
     "anthropic": {"input", "output", "cached_input", "cache_write_5m", "cache_write_1h"},
 }
-ENTRY_KEYS = {"batch", "long_context", "aliases", "checked", "deprecated"}
+SERVICE_TIERS = ("flex", "priority", "fast", "ultrafast")   # sections the generator writes
+ENTRY_KEYS = {"batch", "long_context", "aliases", "checked", "deprecated", "geo", *SERVICE_TIERS}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -46,10 +47,15 @@ def significant_digits(value: float | int) -> int:
 
 
 def rates_of(entry: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(field path, value) for every rate in an entry, including batch and long-context rates."""
+    """(field path, value) for every rate in an entry, including batch, long-context and
+    service-tier rates (and a tier's own long-context rates)."""
     out = [(k, v) for k, v in entry.items() if k not in ENTRY_KEYS]
-    for group in ("batch", "long_context"):
-        out += [(f"{group}.{k}", v) for k, v in (entry.get(group) or {}).items() if k != "threshold"]
+    for group in ("batch", "long_context", *SERVICE_TIERS):
+        for k, v in (entry.get(group) or {}).items():
+            if k == "long_context":
+                out += [(f"{group}.long_context.{kk}", vv) for kk, vv in v.items() if kk != "threshold"]
+            elif k not in ("threshold", "multiplier"):
+                out.append((f"{group}.{k}", v))
     return out
 
 
@@ -84,6 +90,10 @@ def test_only_known_fields(table: dict[str, Any]) -> None:
         assert set(entry) <= allowed | ENTRY_KEYS, key
         assert set(entry.get("batch") or {}) <= allowed, key
         assert set(entry.get("long_context") or {}) <= allowed | {"threshold"}, key
+        for name in SERVICE_TIERS:
+            tier = entry.get(name) or {}
+            assert set(tier) <= allowed | {"long_context", "multiplier"}, (key, name)
+            assert set(tier.get("long_context") or {}) <= allowed | {"threshold"}, (key, name)
 
 
 def test_rates_are_clean_non_negative_numbers(table: dict[str, Any]) -> None:
@@ -110,6 +120,71 @@ def test_long_context_tiers(table: dict[str, Any]) -> None:
         assert tier["input"] >= entry["input"] and tier["output"] >= entry["output"], key
 
 
+def test_service_tier_sections(table: dict[str, Any]) -> None:
+    # Each tier section prices a whole call: it has input and output (or is one multiplier of every
+    # rate), its cached reads cost no more than its input, its own long-context rates are dearer and
+    # have a threshold (the model's or their own); flex is cheaper than standard, the others dearer.
+    seen = 0
+    for key, entry in table["models"].items():
+        for name in SERVICE_TIERS:
+            tier = entry.get(name)
+            if tier is None:
+                continue
+            seen += 1
+            if "multiplier" in tier:
+                assert set(tier) == {"multiplier"} and tier["multiplier"] > 0, (key, name)
+                continue
+            assert is_number(tier.get("input")) and is_number(tier.get("output")), (key, name)
+            assert tier.get("cached_input", tier["input"]) <= tier["input"], (key, name)
+            cheaper = name == "flex"
+            for field in ("input", "output"):
+                assert (tier[field] <= entry[field]) if cheaper else (tier[field] >= entry[field]), (key, name)
+            lc = tier.get("long_context")
+            if lc is not None:
+                assert "input" in lc and "output" in lc, (key, name)
+                threshold = lc.get("threshold") or (entry.get("long_context") or {}).get("threshold")
+                assert isinstance(threshold, int) and threshold > 0, (key, name)
+                assert lc["input"] >= tier["input"] and lc["output"] >= tier["output"], (key, name)
+                assert lc.get("cached_input", lc["input"]) <= lc["input"], (key, name)
+    assert seen, "no service tier in the table"
+
+
+def test_openai_fast_is_priority() -> None:
+    # OpenAI bills service_tier "fast" as "priority" (the response even says "priority"):
+    # genai-prices gives both, litellm prices "fast" at its _priority keys.
+    models = load("openai")["models"]
+    both = [k for k, e in models.items() if "priority" in e or "fast" in e]
+    assert both
+    for key in both:
+        assert models[key].get("fast") == models[key].get("priority"), key
+
+
+def test_geo_multipliers(table: dict[str, Any]) -> None:
+    seen = 0
+    for key, entry in table["models"].items():
+        for region, value in (entry.get("geo") or {}).items():
+            seen += 1
+            assert re.fullmatch(r"[a-z]+", region), (key, region)
+            assert is_number(value) and value > 1, (key, region, value)   # a surcharge; 1 is not written
+    assert seen
+
+
+def test_fine_tuned_entries_price_above_their_base() -> None:
+    # ft:<base>: OpenAI bills fine-tuned inference at its own, higher rates. Every ft: entry's base
+    # is a model the table prices (its key, an alias or its dated snapshot's base).
+    import tokentrail
+    models = load("openai")["models"]
+    tuned = {k: e for k, e in models.items() if k.startswith("ft:")}
+    assert {"ft:gpt-4o-mini-2024-07-18", "ft:gpt-4o-2024-08-06", "ft:gpt-4.1-2025-04-14",
+            "ft:davinci-002"} <= set(tuned)
+    table = tokentrail.price_table()
+    for key, entry in tuned.items():
+        base, how = table.resolve(key[3:])
+        assert base is not None and how in ("exact", "alias", "snapshot"), key
+        assert entry["input"] >= base.rates.input and entry["output"] >= base.rates.output, key
+        assert table.resolve(key + ":my-org::abc123")[0].key == key
+
+
 def test_aliases_unique_and_never_a_model_key(table: dict[str, Any]) -> None:
     keys = set(table["models"])
     seen: dict[str, str] = {}
@@ -122,7 +197,8 @@ def test_aliases_unique_and_never_a_model_key(table: dict[str, Any]) -> None:
 
 def test_first_party_ids_only(table: dict[str, Any]) -> None:
     for model_id in all_ids(table):
-        assert not re.search(r"[/@:]|^(?:[a-z]+\.)?anthropic\.", model_id), model_id
+        name = model_id.removeprefix("ft:")     # a fine-tuned model's rates: ft:<first-party id>
+        assert not re.search(r"[/@:]|^(?:[a-z]+\.)?anthropic\.", name), model_id
 
 
 def test_models_sorted(table: dict[str, Any]) -> None:
@@ -353,3 +429,74 @@ def test_what_the_tables_listed_stays_listed(sync: Any, tmp_path: Path) -> None:
     shipped = sync.existing_listing(PRICING / "anthropic.yaml", PRICING / "SOURCES.md")
     assert {"claude-3-5-sonnet-latest", "claude-3-opus-latest"} <= shipped.ids
     assert {"claude-1.3", "claude-instant-1.2"} <= shipped.unpriced
+
+
+def test_litellm_service_tier_keys(sync: Any) -> None:
+    # litellm's tier suffixes after the long-context one; OpenAI "fast" = litellm's _priority keys
+    # (its cost code maps the tier so); multipliers carried as given, 1 dropped.
+    entry = {
+        "litellm_provider": "openai",
+        "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1.5e-05,
+        "input_cost_per_token_flex": 1.25e-06, "output_cost_per_token_flex": 7.5e-06,
+        "cache_read_input_token_cost_flex": 1.3e-07,
+        "input_cost_per_token_above_272k_tokens_flex": 2.5e-06,
+        "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
+        "input_cost_per_token_priority": 5e-06, "output_cost_per_token_priority": 3e-05,
+        "input_cost_per_token_above_272k_tokens_batches": 1e-06,      # batch long context: not carried
+        "regional_processing_uplift_multiplier_eu": 1.1, "regional_processing_uplift_multiplier_us": 1.0,
+    }
+    flat = {k: format(v, "f") for k, v in sync.litellm_prices("openai", entry).items()}
+    assert flat == {
+        "input": "2.5", "output": "15",
+        "flex.input": "1.25", "flex.output": "7.5", "flex.cached_input": "0.13",
+        "flex.long_context.threshold": "272000", "flex.long_context.input": "2.5",
+        "priority.input": "5", "priority.output": "30",
+        "priority.long_context.threshold": "272000", "priority.long_context.cache_write_12h": "20",
+        "fast.input": "5", "fast.output": "30",
+        "fast.long_context.threshold": "272000", "fast.long_context.cache_write_12h": "20",
+        "geo.eu": "1.1",
+    }
+    anthropic = {"litellm_provider": "anthropic", "input_cost_per_token": 5e-06, "output_cost_per_token": 2.5e-05,
+                 "provider_specific_entry": {"us": 1.1, "fast": 2.0}}
+    flat = {k: format(v, "f") for k, v in sync.litellm_prices("anthropic", anthropic).items()}
+    assert flat == {"input": "5", "output": "25", "geo.us": "1.1", "fast.multiplier": "2"}
+
+
+def test_merge_keeps_each_tier_whole(sync: Any) -> None:
+    D = Decimal
+    genai = sync.SourceHit("m", {"input": D(2), "output": D(8), "priority.input": D(4), "priority.output": D(16)})
+    litellm = sync.SourceHit("m", {
+        "input": D(2), "output": D(8), "cache_write_12h": D(5),
+        "priority.input": D(4), "priority.output": D(16), "priority.cached_input": D("0.4"),
+        "priority.long_context.threshold": D(272000), "priority.long_context.input": D(8),
+        "ultrafast.input": D(12), "ultrafast.output": D(48), "ultrafast.long_context.threshold": D(272000),
+        "ultrafast.long_context.input": D(24), "fast.multiplier": D(2), "geo.us": D("1.1"),
+    })
+    merged = sync.merge(genai, litellm)
+    # genai-prices prices priority: its lack of a long-context tier stands, litellm fills fields
+    assert merged["priority.cached_input"] == D("0.4") and "priority.long_context.input" not in merged
+    # a tier genai-prices does not price comes whole from litellm; multipliers are litellm's
+    assert merged["ultrafast.long_context.input"] == D(24) and merged["fast.multiplier"] == D(2)
+    assert merged["geo.us"] == D("1.1")
+    genai.prices["fast.input"] = D(4)          # genai-prices' rates for a tier beat a multiplier
+    assert "fast.multiplier" not in sync.merge(genai, litellm)
+    out = sync.unflatten("openai", merged)
+    # the model has no long-context tier of its own: the tier's threshold is written with its rates
+    assert out["ultrafast"] == {"input": D(12), "output": D(48), "long_context": {"threshold": 272000, "input": D(24)}}
+    merged["long_context.threshold"] = D(272000)
+    assert sync.unflatten("openai", merged)["ultrafast"]["long_context"] == {"input": D(24)}   # the model's
+    assert out["fast"] == {"multiplier": D(2)} and out["geo"] == {"us": D("1.1")}
+    assert list(out) == ["input", "output", "cache_write_12h", "priority", "fast", "ultrafast", "geo"]
+
+
+def test_a_snapshot_one_source_prices_stays_an_alias(sync: Any) -> None:
+    # litellm's multipliers for a model do not split off a snapshot only genai-prices matches.
+    D = Decimal
+    g = sync.SourceHit("m", {"input": D(5), "output": D(30)})
+    root = sync.PricedId("m", g, sync.SourceHit("m", {"input": D(5), "output": D(30), "geo.us": D("1.1")}))
+    root.merged = sync.merge(root.genai, root.litellm)
+    snap = sync.PricedId("m-2026-04-24", g, None, dict(g.prices))
+    assert sync.same_price(root, snap)
+    other = sync.PricedId("m-2026-05-01", sync.SourceHit("m", {"input": D(6), "output": D(30)}), None,
+                          {"input": D(6), "output": D(30)})
+    assert not sync.same_price(root, other)

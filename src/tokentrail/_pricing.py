@@ -4,10 +4,13 @@ Tables are YAML, USD per 1M tokens, one file per provider (``pricing/*.yaml`` in
 repository, installed as ``tokentrail/_pricing_tables``). A model id resolves by exact
 id, then alias, then by stripping what clouds and snapshots add to it: provider
 prefixes (``openai/``, ``azure/``, Bedrock ``us.anthropic.…-v1:0``, Vertex ``…@2025…``),
-fine-tune ids (``ft:gpt-4o-mini:org::id``) and date suffixes (``-2024-08-06``,
-``-20251001``). All arithmetic is exact: rates are :class:`decimal.Decimal`, and a
-call's cost is computed in integers over one power of ten (what the Decimal arithmetic
-gives, without its cost on every call).
+fine-tune ids (``ft:gpt-4o-mini-2024-07-18:org::id``: the ``ft:`` entry of the base model
+first, else the base model's rates, with a warning) and date suffixes (``-2024-08-06``,
+``-20251001``). An entry may have rates per service tier (``flex:``, ``priority:``,
+``fast:``...) and regional multipliers (``geo:``); see :meth:`PriceTable.cost`. All
+arithmetic is exact: rates are :class:`decimal.Decimal`, and a call's cost is computed in
+integers over one power of ten (what the Decimal arithmetic gives, without its cost on
+every call).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -33,6 +36,11 @@ logger = logging.getLogger("tokentrail")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader when available: ~7x faster
 _ZERO = Decimal(0)
 RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "cache_write_5m", "cache_write_1h")
+#: Service tiers an entry may have rates for, named as the provider reports them: OpenAI's
+#: ``service_tier`` ("flex", "priority", "fast", "ultrafast", "scale") and Anthropic's
+#: ``speed`` ("fast"). Other names ("default", "standard", "auto") are the standard rates.
+SERVICE_TIERS = ("flex", "priority", "fast", "ultrafast", "scale")
+_FT_BASE = "fine-tune base"   # the rule of an ft: id priced at its base model (no fine-tune rate)
 
 
 class PricingError(ValueError):
@@ -71,6 +79,26 @@ class Rates:
         return (*(int(d * scale) for d in kinds), 10 ** k * 1_000_000)
 
 
+def _scaled(r: Rates, m: Decimal) -> Rates:
+    """Every rate of ``r`` times ``m`` (an unset rate stays unset: it follows a scaled one)."""
+    def f(d: Decimal | None) -> Decimal | None:
+        return None if d is None else d * m
+    return Rates(input=r.input * m, output=r.output * m, cached_input=f(r.cached_input),
+                 cache_write=f(r.cache_write), cache_write_1h=f(r.cache_write_1h))
+
+
+@dataclass(frozen=True)
+class TierPrice:
+    """An entry's rates for one service tier: for the whole call, or above
+    ``long_context_threshold`` prompt tokens the ``long_context`` ones when the tier has its own.
+    ``multiplier`` is set when the tier was given as a multiple of the standard rates."""
+
+    rates: Rates
+    long_context: Rates | None = None
+    long_context_threshold: int | None = None
+    multiplier: Decimal | None = None
+
+
 @dataclass(frozen=True)
 class ModelPrice:
     """One entry of a price table."""
@@ -85,11 +113,33 @@ class ModelPrice:
     checked: str = ""
     origin: str = "builtin"   # "builtin" or the override file's path
     deprecated: str = ""      # shutdown date, when a source gives one
+    tiers: tuple[tuple[str, TierPrice], ...] = ()   # (service tier, its rates), in SERVICE_TIERS order
+    geo: tuple[tuple[str, Decimal], ...] = ()       # (region, multiplier of every rate)
 
     @cached_property
     def label(self) -> str:
         """What the event's ``pricing`` field says: ``provider/key``."""
         return f"{self.provider}/{self.key}"
+
+    @cached_property
+    def tier_map(self) -> dict[str, TierPrice]:
+        return dict(self.tiers)
+
+    @cached_property
+    def geo_map(self) -> dict[str, Decimal]:
+        return dict(self.geo)
+
+    @cached_property
+    def _geo_rates(self) -> dict[tuple[int, str], Rates]:
+        return {}
+
+    def at_geo(self, rates: Rates, region: str) -> Rates:
+        """``rates`` (one of this entry's) times the region's multiplier, computed once."""
+        key = (id(rates), region)
+        got = self._geo_rates.get(key)
+        if got is None:
+            got = self._geo_rates[key] = _scaled(rates, self.geo_map[region])
+        return got
 
 
 def _exact(n: int, den: int) -> Decimal:
@@ -113,14 +163,20 @@ class Cost:
     """
 
     __slots__ = ("n_input", "n_cached_input", "n_cache_write", "n_output", "den", "pricing", "known",
-                 "long_context")
+                 "long_context", "tier", "geo")
 
     def __init__(self, n_input: int = 0, n_cached_input: int = 0, n_cache_write: int = 0, n_output: int = 0,
-                 den: int = 1, pricing: str = "unknown", known: bool = False, long_context: bool = False) -> None:
+                 den: int = 1, pricing: str = "unknown", known: bool = False, long_context: bool = False,
+                 tier: str | None = None, geo: str | None = None) -> None:
         self.n_input, self.n_cached_input, self.n_cache_write, self.n_output = \
             n_input, n_cached_input, n_cache_write, n_output
         self.den = den
         self.pricing, self.known, self.long_context = pricing, known, long_context
+        #: The service tier whose rates priced the call ("flex", "priority", "fast"...); None
+        #: for the standard rates (also for batch rates, and for a tier the entry has no rates for).
+        self.tier = tier
+        #: The region whose multiplier was applied (``geo=`` of :meth:`PriceTable.cost`), else None.
+        self.geo = geo
 
     input = _amount("n_input")
     cached_input = _amount("n_cached_input")
@@ -145,15 +201,18 @@ class Cost:
         if not isinstance(other, Cost):
             return NotImplemented
         return (self.total, self.input, self.cached_input, self.cache_write, self.output, self.pricing,
-                self.known, self.long_context) == (other.total, other.input, other.cached_input, other.cache_write,
-                                                   other.output, other.pricing, other.known, other.long_context)
+                self.known, self.long_context, self.tier, self.geo) == \
+            (other.total, other.input, other.cached_input, other.cache_write, other.output, other.pricing,
+             other.known, other.long_context, other.tier, other.geo)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (f"Cost(total={self.total}, input={self.input}, cached_input={self.cached_input}, "
                 f"cache_write={self.cache_write}, output={self.output}, pricing={self.pricing!r}, "
-                f"known={self.known}, long_context={self.long_context})")
+                f"known={self.known}, long_context={self.long_context}"
+                + (f", tier={self.tier!r}" if self.tier is not None else "")
+                + (f", geo={self.geo!r}" if self.geo is not None else "") + ")")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -173,15 +232,22 @@ _SYNONYMS = (("cache_write_5m", "cache_write"), ("cache_write_1h", "cache_write_
 _RATE_NAMES = frozenset({n for f in _FORMATS for n in f[:2]} | {"cached_input"} | {n for s in _SYNONYMS for n in s})
 # `description` (crashlens) and `reason` (the tables' `overrides:` section) are notes for people.
 _ENTRY_NAMES = _RATE_NAMES | {"long_context", "batch", "aliases", "provider", "checked", "deprecated",
-                              "description", "reason"}
-_TIER_NAMES = {"batch": _RATE_NAMES, "long_context": _RATE_NAMES | {"threshold"}}
+                              "description", "reason", "geo", *SERVICE_TIERS}
+# The sections of an entry and the fields each takes. A service tier (flex, priority, fast...)
+# is shaped like batch, plus its own long_context rates, or is one multiplier of every rate.
+_TIER_NAMES = {"batch": _RATE_NAMES, "long_context": _RATE_NAMES | {"threshold"},
+               **{t: _RATE_NAMES | {"long_context", "multiplier"} for t in SERVICE_TIERS}}
 _RATE_LIST = "input, output, cached_input, cache_write_5m, cache_write_1h"
 _FIELD_LIST = {   # what an error offers (the earlier tools' names load, but are not advertised)
-    "entry": _RATE_LIST + ", long_context, batch, aliases, provider, checked or deprecated",
+    "entry": _RATE_LIST + ", long_context, batch, " + ", ".join(SERVICE_TIERS)
+    + ", geo, aliases, provider, checked or deprecated",
     "batch": _RATE_LIST,
     "long_context": "threshold, " + _RATE_LIST,
+    **{t: _RATE_LIST + ", long_context (its rates above the threshold) or multiplier (alone)" for t in SERVICE_TIERS},
 }
-_TIER_EXAMPLE = {"batch": "{input: 1.25, output: 5}", "long_context": "{threshold: 200000, input: 6, output: 22.5}"}
+_TIER_EXAMPLE = {"batch": "{input: 1.25, output: 5}", "long_context": "{threshold: 200000, input: 6, output: 22.5}",
+                 **{t: "{input: 0.625, output: 5, cached_input: 0.0625} or {multiplier: 2}" for t in SERVICE_TIERS},
+                 "geo": "{us: 1.1}"}
 _ALIAS = re.compile(r"^[^\s,]+$")   # one model id: no spaces, no commas
 
 
@@ -286,6 +352,65 @@ def _tier(raw: Mapping, name: str, where: str, own: Rates, base_tier: Rates | No
     return _rates(value, where, base_tier or own)
 
 
+def _multiplier(value: Any, where: str) -> Decimal:
+    try:
+        m = None if isinstance(value, bool) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        m = None
+    if m is None or not m.is_finite() or m <= 0:
+        raise PricingError(f"{where}: a multiplier must be a positive number such as 2 or 1.1, not {value!r}")
+    return m
+
+
+def _multiplied(own: Rates, lc_threshold: int | None, own_lc: Rates | None, m: Decimal) -> TierPrice:
+    """A tier priced as ``m`` times every standard rate, long-context ones included."""
+    lc = _scaled(own_lc, m) if own_lc is not None and lc_threshold else None
+    return TierPrice(_scaled(own, m), lc, None, m)
+
+
+def _service_tier(raw: Mapping, name: str, where: str, own: Rates, lc_threshold: int | None,
+                  own_lc: Rates | None, base_tier: TierPrice | None) -> TierPrice:
+    """A service tier's rates (``flex: {input: .., output: .., long_context: {..}}``), merged over
+    the known model's tier, else a new one whose unnamed rates are the entry's standard ones;
+    or ``{multiplier: m}``: every standard rate times m."""
+    value = raw[name]
+    if not isinstance(value, Mapping):
+        raise PricingError(f"{where}: {name!r} must be a mapping of rates such as {_TIER_EXAMPLE[name]}, "
+                           f"not {value!r}")
+    where = f"{where}, {name}"
+    _check_names(value, _TIER_NAMES[name], where, _FIELD_LIST[name])
+    if "multiplier" in value:
+        others = [str(k) for k in value if k != "multiplier"]
+        if others:
+            raise PricingError(f"{where}: 'multiplier' prices every rate as the standard one times it; "
+                               f"give it alone or give rates, not both ({others[0]!r})")
+        return _multiplied(own, lc_threshold, own_lc, _multiplier(value["multiplier"], f"{where}, 'multiplier'"))
+    if base_tier is None:
+        _require_rates(value, where, f"a new {name} tier")
+    rates = _rates(value, where, base_tier.rates if base_tier else own)
+    lc, lc_thr = (base_tier.long_context, base_tier.long_context_threshold) if base_tier else (None, None)
+    if "long_context" in value:
+        sub = value["long_context"]
+        if not isinstance(sub, Mapping):
+            raise PricingError(f"{where}: 'long_context' must be a mapping of rates such as "
+                               f"{{input: 2.5, output: 15}} (above the model's threshold), not {sub!r}")
+        _check_names(sub, _TIER_NAMES["long_context"], f"{where}, long_context", _FIELD_LIST["long_context"])
+        if lc is None:
+            _require_rates(sub, f"{where}, long_context", f"a new {name} long_context tier")
+        lc = _rates(sub, f"{where}, long_context", lc or rates)
+        explicit = _threshold(sub, where, lc_thr or lc_threshold)
+        lc_thr = explicit if "threshold" in sub else lc_thr   # else the model's, whatever it becomes
+    return TierPrice(rates, lc, lc_thr)
+
+
+def _geo(value: Any, where: str) -> dict[str, Decimal]:
+    """``geo: {us: 1.1}``: per region, the multiplier of every rate."""
+    if not isinstance(value, Mapping) or not value:
+        raise PricingError(f"{where}: 'geo' must map regions to multipliers of every rate, such as "
+                           f"{_TIER_EXAMPLE['geo']}, not {value!r}")
+    return {str(k).strip().lower(): _multiplier(v, f"{where}, geo {str(k)!r}") for k, v in value.items()}
+
+
 def _threshold(lc: Mapping, where: str, inherited: int | None) -> int:
     """The prompt size above which the long-context rates apply: a whole number of tokens."""
     if "threshold" not in lc:
@@ -343,6 +468,14 @@ def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: Mod
     batch = base.batch if base else None
     if "batch" in raw:
         batch = _tier(raw, "batch", where, rates, batch)
+    tiers = {n: (_multiplied(rates, lc_threshold, lc_rates, t.multiplier) if t.multiplier is not None else t)
+             for n, t in (base.tiers if base else ())}   # a multiple of the standard rates follows them
+    for name in SERVICE_TIERS:
+        if name in raw:
+            tiers[name] = _service_tier(raw, name, where, rates, lc_threshold, lc_rates, tiers.get(name))
+    geo = dict(base.geo) if base else {}
+    if "geo" in raw:
+        geo.update(_geo(raw["geo"], where))
     aliases = _aliases(raw.get("aliases"), where)
     if base is not None and base.key == key:
         aliases = tuple(dict.fromkeys([a for a in base.aliases if a not in taken] + list(aliases)))
@@ -352,7 +485,8 @@ def _entry(key: str, raw: Any, provider: str, where: str, origin: str, base: Mod
     return ModelPrice(key=key, provider=str(raw.get("provider") or (base.provider if base else provider)),
                       rates=rates, long_context_threshold=lc_threshold, long_context=lc_rates, batch=batch,
                       aliases=aliases, checked=str(checked or (base.checked if base else "")), origin=origin,
-                      deprecated=str(raw.get("deprecated") or (base.deprecated if base else "")))
+                      deprecated=str(raw.get("deprecated") or (base.deprecated if base else "")),
+                      tiers=tuple((n, tiers[n]) for n in SERVICE_TIERS if n in tiers), geo=tuple(sorted(geo.items())))
 
 
 def _load_yaml(path: Path) -> tuple[Any, str]:
@@ -457,9 +591,16 @@ def candidate_ids(model: str) -> Iterable[tuple[str, str]]:
         yield cur, "vertex"
     if cur.startswith("ft:"):              # ft:gpt-4o-mini-2024-07-18:org:name:id
         base = cur[3:].split(":", 1)[0]
-        yield "ft:" + base, "fine-tune"
+        if "ft:" + base != cur:
+            yield "ft:" + base, "fine-tune"
+        tuned = base
+        for rx in _DATE_SUFFIXES:          # the fine-tune rate of the base's undated name
+            stripped = rx.sub("", tuned)
+            if stripped != tuned:
+                yield "ft:" + stripped, "fine-tune snapshot"
+                tuned = stripped
         cur = base
-        yield cur, "fine-tune base"
+        yield cur, _FT_BASE                # from here on: the base model's own rates
     for rx in _DATE_SUFFIXES:
         stripped = rx.sub("", cur)
         if stripped != cur:
@@ -478,6 +619,7 @@ class PriceTable:
         self.default = default or Rates()
         self._cache: dict[str, tuple[ModelPrice | None, str]] = {}
         self._warned: set[str] = set()
+        self._warned_ft: set[str] = set()
         self._lock = threading.Lock()
         self.add(entries)
 
@@ -515,40 +657,98 @@ class PriceTable:
         return self._entries.get(key)
 
     def resolve(self, model: str | None) -> tuple[ModelPrice | None, str]:
-        """The entry a model id prices at, and how it was found ("exact", "alias", "snapshot", ...)."""
+        """The entry a model id prices at, and how it was found ("exact", "alias", "snapshot",
+        "fine-tune"...; "fine-tune base" for a fine-tuned model priced at its base model's
+        rates because the tables have no fine-tune rate for it)."""
         if not model:
             return None, "unknown"
         hit = self._cache.get(model)
         if hit is not None:
             return hit
         result: tuple[ModelPrice | None, str] = (None, "unknown")
-        for cand, how in candidate_ids(str(model)):
-            e = self._by_id.get(cand)
+        tuned = False
+        for cand, how, e in self._trace(str(model)):
+            tuned = tuned or how == _FT_BASE
             if e is not None:
                 if how == "exact" and cand != e.key:
                     how = "alias"
+                elif tuned and not how.startswith("fine-tune"):
+                    how = _FT_BASE
                 result = (e, how)
-                break
         if len(self._cache) < 10_000:
             self._cache[model] = result
         return result
 
+    def resolution_steps(self, model: str) -> list[dict]:
+        """Each id tried for ``model`` in order: ``{"id", "rule", "matched"}`` (the entry's key,
+        "KEY (alias)" when matched by an alias, or None); the last match is what it resolves to."""
+        steps = []
+        for cand, how, e in self._trace(model):
+            matched = None if e is None else e.key if cand == e.key else f"{e.key} (alias)"
+            steps.append({"id": cand, "rule": how, "matched": matched})
+        return steps
+
+    def _trace(self, model: str) -> Iterator[tuple[str, str, ModelPrice | None]]:
+        """(id tried, rule, entry or None) up to the match. A fine-tuned model's base, once
+        found, is followed by the fine-tune entry of another of its ids when there is one
+        (``ft:gpt-4.1:org::x`` -> ``ft:gpt-4.1-2025-04-14``): the last match wins."""
+        by_id = self._by_id
+        tuned = False
+        for cand, how in candidate_ids(model):
+            tuned = tuned or how == _FT_BASE
+            e = by_id.get(cand)
+            yield cand, how, e
+            if e is None:
+                continue
+            if tuned:
+                for other in (e.key, *e.aliases):
+                    ft = by_id.get("ft:" + other)
+                    if ft is not None:
+                        yield "ft:" + other, "fine-tune alias", ft
+                        break
+            return
+
     def cost(self, model: str | None, usage: Mapping[str, Any], *, batch: bool = False,
-             normalized: bool = False) -> Cost:
+             normalized: bool = False, tier: str | None = None, geo: str | None = None) -> Cost:
         """Price one call's usage in tokentrail's shape (see :mod:`tokentrail._usage`);
-        ``normalized=True`` says it came from ``normalize_usage`` (counts already clean)."""
-        entry, _how = self.resolve(model)
+        ``normalized=True`` says it came from ``normalize_usage`` (counts already clean).
+
+        ``tier`` is the service tier the provider reported, lower case: OpenAI's
+        ``service_tier`` ("flex", "priority", "fast", "ultrafast", "scale"), Anthropic's
+        ``speed`` ("fast"); None, "default", "standard" and "auto" are the standard rates, and
+        "batch" (Anthropic's ``service_tier`` of a batch result) is ``batch=True``. The rates
+        are chosen in this order, the whole call at one set of rates:
+
+        1. ``batch=True``: the batch rates when the entry has them, else step 3; the tier is
+           not used (a batch call has no service tier; batch long-context rates are not in the
+           tables).
+        2. the entry has rates for ``tier``: those, and :attr:`Cost.tier` says which. When the
+           tier has long-context rates of its own (the model's threshold, unless the tier names
+           one), a prompt above the threshold is priced at them (``Cost.long_context``); a tier
+           without them prices the call at its rates whatever the prompt size (the sources
+           give such tiers flat rates only, e.g. OpenAI's priority on gpt-5.4 and gpt-5.5,
+           genai-prices' variant replacing the tiered price).
+        3. the standard rates, or the long-context ones above the threshold. A tier the entry
+           has no rates for (Anthropic "priority", OpenAI "scale", "flex" on a model without
+           flex) lands here, with ``Cost.tier`` None.
+
+        ``geo`` is the region the call was processed in, lower case: Anthropic's
+        ``usage.inference_geo`` ("us"), or OpenAI's data-residency region ("eu"/"us" for
+        eu./us.api.openai.com). When the entry has a multiplier for it (``geo:`` in the
+        tables), every rate chosen above is multiplied by it (``Cost.geo``); it stacks with
+        tiers, batch and long context (litellm's cost code multiplies the whole call's cost).
+
+        A fine-tuned model priced at its base model's rates (no fine-tune rate in the tables)
+        logs one warning per model id.
+        """
+        if tier is not None or geo is not None:
+            return self._cost_at(model, usage, batch, normalized, tier, geo)
+        entry, how = self.resolve(model)
         prompt = usage["prompt_tokens"] if normalized else count(usage.get("prompt_tokens"))
         if entry is None:
             rates, label, known, lc = self.default, "unknown", False, False
             if model and model not in self._warned:
-                with self._lock:
-                    if model not in self._warned:
-                        self._warned.add(model)
-                        logger.warning("tokentrail: no price for model %r; priced at the default rate "
-                                       "(input %s, output %s per 1M) and marked pricing='unknown'. "
-                                       "Add it with configure(pricing='prices.yaml').",
-                                       model, self.default.input, self.default.output)
+                self._warn_unknown(model)
         else:
             rates, label, known, lc = entry.rates, entry.label, True, False
             if batch and entry.batch is not None:
@@ -556,9 +756,62 @@ class PriceTable:
             elif entry.long_context is not None and entry.long_context_threshold and \
                     prompt > entry.long_context_threshold:
                 rates, lc = entry.long_context, True   # the whole request moves to the higher tier
+            if how is _FT_BASE and model not in self._warned_ft:
+                self._warn_fine_tune(model, entry)
         if normalized:      # positional: a keyword call costs more, and this runs for every event
             return _cost_of_normalized(rates, usage, label, known, lc)
         return compute_cost(rates, usage, label=label, known=known, long_context=lc)
+
+    def _cost_at(self, model: str | None, usage: Mapping[str, Any], batch: bool, normalized: bool,
+                 tier: str | None, geo: str | None) -> Cost:
+        """:meth:`cost` with a tier or a region (kept apart: the plain path runs for every event)."""
+        entry, how = self.resolve(model)
+        if entry is None or tier == "batch":
+            return self.cost(model, usage, batch=batch or tier == "batch", normalized=normalized,
+                             geo=None if entry is None else geo)
+        prompt = usage["prompt_tokens"] if normalized else count(usage.get("prompt_tokens"))
+        rates, lc, applied, region = entry.rates, False, None, None
+        t = entry.tier_map.get(tier) if tier is not None and not batch else None
+        if batch and entry.batch is not None:
+            rates = entry.batch
+        elif t is not None:
+            applied, rates = tier, t.rates
+            threshold = t.long_context_threshold or entry.long_context_threshold
+            if t.long_context is not None and threshold and prompt > threshold:
+                rates, lc = t.long_context, True
+        elif entry.long_context is not None and entry.long_context_threshold and \
+                prompt > entry.long_context_threshold:
+            rates, lc = entry.long_context, True
+        if geo is not None and geo in entry.geo_map:
+            rates, region = entry.at_geo(rates, geo), geo
+        if how is _FT_BASE and model not in self._warned_ft:
+            self._warn_fine_tune(model, entry)
+        c = (_cost_of_normalized(rates, usage, entry.label, True, lc) if normalized
+             else compute_cost(rates, usage, label=entry.label, known=True, long_context=lc))
+        c.tier, c.geo = applied, region
+        return c
+
+    def _warn_unknown(self, model: str) -> None:
+        with self._lock:
+            if model in self._warned:
+                return
+            self._warned.add(model)
+        logger.warning("tokentrail: no price for model %r; priced at the default rate "
+                       "(input %s, output %s per 1M) and marked pricing='unknown'. "
+                       "Add it with configure(pricing='prices.yaml').",
+                       model, self.default.input, self.default.output)
+
+    def _warn_fine_tune(self, model: Any, entry: ModelPrice) -> None:
+        with self._lock:
+            if model in self._warned_ft:
+                return
+            self._warned_ft.add(model)
+        base = str(model).split(":")[1] if str(model).count(":") else str(model)
+        logger.warning("tokentrail: no fine-tuned price for model %r; priced at its base model's rate (%s, "
+                       "input %s, output %s per 1M), but fine-tuned models are billed at higher rates. Add "
+                       "its rate to a price file keyed by the fine-tuned id, e.g. 'ft:%s': {input: .., output: "
+                       "..} (or the full id), loaded with configure(pricing='prices.yaml').",
+                       model, entry.label, entry.rates.input, entry.rates.output, base)
 
 
 def compute_cost(rates: Rates, usage: Mapping[str, Any], *, label: str = "unknown", known: bool = True,
@@ -629,5 +882,5 @@ def load_table(override: str | os.PathLike | None = None, default: Rates | None 
     return table
 
 
-__all__ = ["PricingError", "Rates", "ModelPrice", "Cost", "PriceTable", "load_table",
+__all__ = ["PricingError", "Rates", "TierPrice", "ModelPrice", "Cost", "PriceTable", "SERVICE_TIERS", "load_table",
            "parse_price_file", "compute_cost", "candidate_ids"]

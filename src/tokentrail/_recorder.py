@@ -152,7 +152,7 @@ class Call:
                  "first_token_perf", "model", "usage", "response_text", "finish_reason", "stream", "partial",
                  "extra", "done", "event", "batch", "count_cost", "end_wall", "end_perf", "latency_ms",
                  "explicit_cost", "level", "capture", "base_metadata", "default_namespace", "err",
-                 "norm_usage", "cost", "captured", "messages_json")
+                 "norm_usage", "cost", "captured", "messages_json", "service_tier", "inference_geo")
 
     def mark_first_token(self) -> None:
         if self.first_token_perf is None:
@@ -189,8 +189,8 @@ class Call:
     def _price(self) -> None:
         if self.norm_usage is None:
             self.norm_usage = normalize_usage(self.usage, self.provider)
-            self.cost = _config.price_table().cost(self.model or self.request_model or "", self.norm_usage,
-                                                   batch=self.batch, normalized=True)
+            self.cost = price(self.model or self.request_model or "", self.norm_usage, self.batch, self.service_tier,
+                              self.inference_geo)
 
     def final_cost(self) -> float:
         return self.explicit_cost if self.explicit_cost is not None else self.cost.total_usd
@@ -258,8 +258,13 @@ class Call:
             ev["cost"] = cost.total_usd
         ev["cost_details"] = cost.details()
         ev["pricing"] = cost.pricing
-        if cost.long_context:
-            ev["pricing_tier"] = "long_context"
+        tier = pricing_tier(cost)
+        if tier:
+            ev["pricing_tier"] = tier
+        if self.service_tier:
+            ev["service_tier"] = self.service_tier
+        if self.inference_geo:
+            ev["inference_geo"] = self.inference_geo
         ev["latency_ms"] = latency
         if self.stream:
             ev["stream"] = True
@@ -279,6 +284,24 @@ class Call:
         ev["schema_version"] = SCHEMA_VERSION
         self.event = ev
         return ev
+
+
+def price(model: str, usage: dict, batch: bool, tier: str | None, geo: str | None) -> Any:
+    """The :class:`~tokentrail._pricing.Cost` of a call's normalized usage, at the rates of
+    the service tier and region the provider reported (see ``PriceTable.cost``)."""
+    table = _config.price_table()
+    if tier is None and geo is None:
+        return table.cost(model, usage, batch=batch, normalized=True)
+    return table.cost(model, usage, batch=batch, normalized=True, tier=tier, geo=geo)
+
+
+def pricing_tier(cost: Any) -> str | None:
+    """An event's ``pricing_tier``: the rates a call was priced at when not the standard
+    ones ("flex", "priority", "fast"... and/or "long_context", joined by "+")."""
+    tier = getattr(cost, "tier", None)
+    if cost.long_context:
+        return f"{tier}+long_context" if tier else "long_context"
+    return tier
 
 
 def event_io(capture: bool, model: str, prompt: str | None, messages: list | None, params: dict | None,
@@ -348,6 +371,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
         c.capture, c.base_metadata, c.default_namespace, c.captured = ctx
         tr = None
     c.model = c.usage = c.response_text = c.finish_reason = c.first_token_perf = None
+    c.service_tier = c.inference_geo = None
     c.stream = c.partial = False
     c.extra = c.err = c.norm_usage = c.cost = None
     c.count_cost = True

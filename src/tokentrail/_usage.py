@@ -45,6 +45,29 @@ def count(value: Any) -> int:
 
 _NONE = {}.get
 
+#: Service tiers that are the standard price (OpenAI "default"/"auto", Anthropic "standard").
+_STANDARD_TIERS = frozenset(("default", "standard", "auto", ""))
+
+
+def tier_of(value: Any) -> str | None:
+    """A provider's reported service tier, lower case; None for the standard one or none."""
+    if type(value) is not str:
+        return None
+    v = value.lower()
+    return None if v in _STANDARD_TIERS else v
+
+
+def anthropic_tier(usage: Any) -> tuple[str | None, str | None]:
+    """(tier, region) an Anthropic usage block reports: ``speed`` "fast" (fast mode), else its
+    ``service_tier`` when not standard ("priority", "batch"); ``inference_geo`` lower case
+    when not "global" (US-only inference is billed at a premium on newer models)."""
+    if usage is None:
+        return None, None
+    g = fields_of(usage).get
+    geo = g("inference_geo")
+    geo = geo.lower() if type(geo) is str and geo and geo.lower() != "global" else None
+    return tier_of(g("speed")) or tier_of(g("service_tier")), geo
+
 
 def empty_usage() -> dict:
     return dict.fromkeys(CORE_KEYS, 0)

@@ -47,7 +47,8 @@ def test_list_bad_values(cli):
     ("openai/gpt-4o", "prefix", "gpt-4o"),
     ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock", "claude-sonnet-4-5"),
     ("claude-sonnet-4-5@20250929", "vertex", "claude-sonnet-4-5"),
-    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "fine-tune", "gpt-4o-mini"),
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "fine-tune", "ft:gpt-4o-mini-2024-07-18"),
+    ("ft:gpt-5-2025-08-07:acme::abc123", "fine-tune base", "gpt-5"),
 ])
 def test_show_explains_resolution(cli, model, rule, key):
     data = json.loads(cli("pricing", "show", model, "--format", "json").stdout)

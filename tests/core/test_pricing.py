@@ -26,6 +26,21 @@ models:
   batchy-1:           {input: 2, output: 8, batch: {input: 1, output: 4}}
   ft:tiny-1:          {input: 0.3, output: 1.2}
   tiny-1:             {input: 0.15, output: 0.6}
+  snap-1:             {input: 1, output: 4, aliases: [snap-1-2025-04-14]}
+  ft:snap-1-2025-04-14: {input: 3, output: 12}
+"""
+# Service tiers and regional multipliers (a separate file: the loader before them refuses it).
+TIER_PRICES = """
+provider: testco
+models:
+  tiered-1:           {input: 2, output: 8, cached_input: 0.2, batch: {input: 1, output: 4},
+                       long_context: {threshold: 200000, input: 4, output: 12},
+                       flex: {input: 1, output: 4, long_context: {input: 2, output: 6}},
+                       priority: {input: 4, output: 16, cached_input: 0.4},
+                       fast: {multiplier: 3},
+                       geo: {us: 1.1}}
+  plain-1:            {input: 2, output: 8}
+  flexonly-1:         {input: 2, output: 8, flex: {input: 1, output: 4}}
 """
 
 
@@ -33,6 +48,13 @@ models:
 def table(tmp_path) -> PriceTable:
     p = tmp_path / "prices.yaml"
     p.write_text(TEST_PRICES)
+    return PriceTable(parse_price_file(p))
+
+
+@pytest.fixture
+def tiered(tmp_path) -> PriceTable:
+    p = tmp_path / "tiers.yaml"
+    p.write_text(TIER_PRICES)
     return PriceTable(parse_price_file(p))
 
 
@@ -107,7 +129,10 @@ def test_batch_rates(table):
     ("anthropic.anthro-1-20250929-v2:0", "anthro-1", "bedrock"),
     ("anthro-1@20250929", "anthro-1", "vertex"),
     ("ft:tiny-1:my-org::abc123", "ft:tiny-1", "fine-tune"),
-    ("ft:plain-1-2024-07-18:org:name:id9", "plain-1", "snapshot"),
+    ("ft:tiny-1-2024-07-18:my-org::abc123", "ft:tiny-1", "fine-tune snapshot"),
+    ("ft:snap-1:org::x", "ft:snap-1-2025-04-14", "fine-tune alias"),      # the ft: entry of the base's alias
+    ("ft:snap-1-2025-04-14:org::x", "ft:snap-1-2025-04-14", "fine-tune"),
+    ("ft:plain-1-2024-07-18:org:name:id9", "plain-1", "fine-tune base"),  # no fine-tune rate: the base's
     ("PLAIN-1", "plain-1", "case"),
 ])
 def test_resolution(table, model_id, key, how):
@@ -431,3 +456,227 @@ def test_openai_12h_cache_writes_priced_at_long_rate(tmp_path):
     assert u["cache_write_12h_tokens"] == 1000
     # uncached 6000*2 + cached 1000*0.2 + 30m 2000*2.5 + 12h 1000*4 + out 100*8 = 12000+200+5000+4000+800
     assert t.cost("m", u).total == Decimal("0.022")
+
+
+# ----------------------------------------------------------------- service tiers
+
+def _u(prompt: int, completion: int, cached: int = 0) -> dict:
+    return normalize_usage({"prompt_tokens": prompt, "completion_tokens": completion,
+                            "prompt_tokens_details": {"cached_tokens": cached}})
+
+
+def test_tier_rates_price_the_whole_call(tiered):
+    u = _u(1000, 1000, 500)
+    c = tiered.cost("tiered-1", u, normalized=True, tier="flex")
+    # flex names no cached rate: the model's standard one. 500*1 + 500*0.2 + 1000*4 = 4600 /1M
+    assert (c.total, c.tier, c.long_context) == (Decimal("0.0046"), "flex", False)
+    c = tiered.cost("tiered-1", u, normalized=True, tier="priority")
+    assert (c.total, c.tier) == (Decimal("0.0182"), "priority")         # 500*4 + 500*0.4 + 1000*16
+    c = tiered.cost("tiered-1", u, normalized=True, tier="fast")         # 3 x every standard rate
+    assert (c.total, c.tier) == (Decimal("0.0273"), "fast")             # 3 * (500*2 + 500*0.2 + 1000*8)
+    std = tiered.cost("tiered-1", u, normalized=True)
+    assert (std.total, std.tier) == (Decimal("0.0091"), None)
+    assert tiered.cost("tiered-1", u, tier="flex").total == Decimal("0.0046")    # the raw-usage path too
+
+
+@pytest.mark.parametrize("tier", [None, "default", "standard", "auto", "scale", "ultrafast", "turbo"])
+def test_a_tier_the_model_has_no_rates_for_is_the_standard_price(tiered, tier):
+    c = tiered.cost("tiered-1", _u(1000, 1000, 500), normalized=True, tier=tier)
+    assert (c.total, c.tier, c.pricing) == (Decimal("0.0091"), None, "testco/tiered-1")
+
+
+def test_tier_and_long_context(tiered):
+    # flex has long-context rates of its own (above the model's threshold); priority has none:
+    # its rates price the whole call whatever the prompt size.
+    c = tiered.cost("tiered-1", _u(200_001, 1000), normalized=True, tier="flex")
+    assert (c.total, c.tier, c.long_context) == (Decimal("0.406002"), "flex", True)   # 200001*2 + 1000*6
+    c = tiered.cost("tiered-1", _u(200_001, 1000), normalized=True, tier="priority")
+    assert (c.total, c.tier, c.long_context) == (Decimal("0.816004"), "priority", False)   # 200001*4 + 1000*16
+    c = tiered.cost("tiered-1", _u(200_001, 1000), normalized=True, tier="fast")      # 3 x the standard tier
+    assert (c.total, c.long_context) == (Decimal("2.436012"), True)                  # 3 * (200001*4 + 1000*12)
+
+
+def test_batch_wins_over_a_tier(tiered):
+    u = _u(1000, 1000)
+    for c in (tiered.cost("tiered-1", u, normalized=True, batch=True, tier="priority"),
+              tiered.cost("tiered-1", u, normalized=True, tier="batch")):   # Anthropic's service_tier of a batch
+        assert (c.total, c.tier) == (Decimal("0.005"), None)
+    # no batch rates: the standard ones, not the tier's
+    c = tiered.cost("flexonly-1", u, normalized=True, batch=True, tier="flex")
+    assert (c.total, c.tier) == (Decimal("0.01"), None)
+    # an unknown model: the default rate whatever the tier
+    c = tiered.cost("mystery-tier", u, normalized=True, tier="flex", geo="us")
+    assert (c.known, c.tier, c.geo, c.pricing) == (False, None, None, "unknown")
+
+
+def test_geo_multiplies_every_rate_and_stacks_with_tiers(tiered):
+    u = _u(1000, 1000, 500)
+    c = tiered.cost("tiered-1", u, normalized=True, geo="us")
+    assert (c.total, c.geo, c.tier) == (Decimal("0.01001"), "us", None)           # 1.1 * 0.0091
+    assert c.cached_input == Decimal("0.000110")                                  # 500 * 0.2 * 1.1
+    c = tiered.cost("tiered-1", u, normalized=True, tier="fast", geo="us")
+    assert (c.total, c.geo, c.tier) == (Decimal("0.03003"), "us", "fast")         # 1.1 * 3 * 0.0091
+    c = tiered.cost("tiered-1", u, normalized=True, geo="eu")                      # no multiplier for eu
+    assert (c.total, c.geo) == (Decimal("0.0091"), None)
+    assert tiered.cost("plain-1", u, normalized=True, geo="us").geo is None
+
+
+def test_cost_equality_and_repr_say_the_tier(tiered):
+    u = _u(1000, 1000)
+    flex, std = (tiered.cost("tiered-1", u, normalized=True, tier=t) for t in ("flex", None))
+    assert flex == tiered.cost("tiered-1", u, tier="flex") and flex != std
+    assert "tier='flex'" in repr(flex) and "tier=" not in repr(std)
+
+
+def test_shipped_openai_flex_and_priority_rates():
+    # gpt-5 in genai-prices 0.2.3 and litellm 1.109.1 (input/cached/output per 1M): standard
+    # 1.25/0.125/10, flex 0.625/0.0625/5 (input_cost_per_token_flex 6.25e-07, ...), priority and
+    # fast 2.5/0.25/20 (input_cost_per_token_priority 2.5e-06, ...).
+    t = load_table()
+    u = _u(10_000, 2_000, 4_000)
+    cost = {tier: t.cost("gpt-5-2025-08-07", u, normalized=True, tier=tier) for tier in (None, "flex", "priority",
+                                                                                         "fast")}
+    assert cost[None].total == Decimal("0.028")      # 6000*1.25 + 4000*0.125 + 2000*10 = 28000 /1M
+    assert cost["flex"].total == Decimal("0.014")    # 6000*0.625 + 4000*0.0625 + 2000*5 = 14000 /1M
+    assert cost["priority"].total == Decimal("0.056")  # 6000*2.5 + 4000*0.25 + 2000*20 = 56000 /1M
+    assert cost["fast"].total == cost["priority"].total
+    assert [c.tier for c in cost.values()] == [None, "flex", "priority", "fast"]
+    assert all(c.pricing == "openai/gpt-5" for c in cost.values())
+    # the rates are the generated table's
+    e = t.get("gpt-5")
+    flex = e.tier_map["flex"].rates
+    assert (flex.input, flex.cached_input, flex.output) == (Decimal("0.625"), Decimal("0.0625"), Decimal(5))
+
+
+def test_shipped_tier_a_model_lacks_and_long_context_tiers():
+    t = load_table()
+    u = _u(1000, 1000)
+    c = t.cost("gpt-4o", u, normalized=True, tier="flex")          # gpt-4o has no flex rates
+    assert (c.total, c.tier) == (Decimal("0.0125"), None)
+    # gpt-5.4 above 272k: flex has its own long-context rates (2.5 / 11.25), priority is flat (5 / 30)
+    big = _u(300_000, 1000)
+    c = t.cost("gpt-5.4", big, normalized=True, tier="flex")
+    assert (c.total, c.tier, c.long_context) == (Decimal("0.76125"), "flex", True)     # 300000*2.5 + 1000*11.25
+    c = t.cost("gpt-5.4", big, normalized=True, tier="priority")
+    assert (c.total, c.tier, c.long_context) == (Decimal("1.53"), "priority", False)   # 300000*5 + 1000*30
+
+
+def test_shipped_anthropic_fast_mode_and_us_inference():
+    # claude-opus-4-8: standard 5 / 25 (cache read 0.5, 5m write 6.25, 1h write 10); fast mode
+    # 10 / 50 / 1 / 12.5 / 20 (genai-prices; litellm's provider_specific_entry says fast x2, us x1.1).
+    t = load_table()
+    u = normalize_usage({"input_tokens": 1000, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 3000,
+                         "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                         "output_tokens": 500}, "anthropic")
+    std = t.cost("claude-opus-4-8", u, normalized=True)
+    # 1000*5 + 2000*0.5 + 1000*6.25 + 2000*10 + 500*25 = 5000+1000+6250+20000+12500 = 44750 /1M
+    assert (std.total, std.tier) == (Decimal("0.04475"), None)
+    fast = t.cost("claude-opus-4-8", u, normalized=True, tier="fast")
+    assert (fast.total, fast.tier) == (Decimal("0.0895"), "fast")
+    us = t.cost("claude-opus-4-8", u, normalized=True, tier="fast", geo="us")
+    assert (us.total, us.tier, us.geo) == (Decimal("0.09845"), "fast", "us")
+    # Anthropic's "priority" service tier has no rates in either source: standard
+    assert t.cost("claude-opus-4-8", u, normalized=True, tier="priority").total == std.total
+
+
+# ----------------------------------------------------------------- fine-tuned models
+
+def test_fine_tune_rate_from_the_tables(caplog):
+    caplog.set_level(logging.WARNING, logger="tokentrail")
+    t = load_table()
+    entry, how = t.resolve("ft:gpt-4o-mini-2024-07-18:acme::abc123")
+    assert (entry.key, how) == ("ft:gpt-4o-mini-2024-07-18", "fine-tune")
+    c = t.cost("ft:gpt-4o-mini-2024-07-18:acme::abc123", _u(10_000, 1000, 4000), normalized=True)
+    # 0.3 / 0.15 cached / 1.2 (genai-prices and litellm): 6000*0.3 + 4000*0.15 + 1000*1.2 = 3600 /1M
+    assert (c.total, c.pricing) == (Decimal("0.0036"), "openai/ft:gpt-4o-mini-2024-07-18")
+    assert not caplog.records
+    assert t.resolve("ft:gpt-4.1:acme::x")[0].key == "ft:gpt-4.1-2025-04-14"
+
+
+def test_fine_tune_without_a_rate_is_priced_at_its_base_with_one_warning(caplog):
+    caplog.set_level(logging.WARNING, logger="tokentrail")
+    t = load_table()
+    model = "ft:gpt-5-2025-08-07:acme:support:xyz789"
+    costs = [t.cost(model, _u(10_000, 2000, 4000), normalized=True) for _ in range(3)]
+    assert costs[0].total == Decimal("0.028") and costs[0].pricing == "openai/gpt-5"    # gpt-5's rates
+    assert t.resolve(model)[1] == "fine-tune base"
+    msgs = [r.getMessage() for r in caplog.records if r.name == "tokentrail"]
+    assert len(msgs) == 1
+    assert model in msgs[0] and "openai/gpt-5" in msgs[0] and "'ft:gpt-5-2025-08-07'" in msgs[0]
+    t.cost("ft:gpt-5-2025-08-07:acme:other:abc", _u(10, 10), normalized=True)           # another model: warned too
+    assert len([r for r in caplog.records if r.name == "tokentrail"]) == 2
+
+
+def test_fine_tune_rate_from_an_override_file(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="tokentrail")
+    t = _override(tmp_path, "models:\n  'ft:gpt-5-2025-08-07': {input: 3.75, output: 30, cached_input: 0.375}\n")
+    c = t.cost("ft:gpt-5-2025-08-07:acme::x", _u(1000, 1000), normalized=True)
+    assert c.total == Decimal("0.03375") and c.pricing == "openai/ft:gpt-5-2025-08-07"
+    assert t.resolve("ft:gpt-5-2025-08-07:acme::x")[1] == "fine-tune"
+    assert not caplog.records
+
+
+# ----------------------------------------------------------------- tiers in override files
+
+def test_override_file_with_a_flex_section(tmp_path):
+    t = _override(tmp_path, "models:\n"
+                            "  gpt-4o: {flex: {input: 1.25, output: 5}}\n"              # a known model gains flex
+                            "  my-model: {input: 2, output: 8, cached_input: 0.5,\n"
+                            "             flex: {input: 1, output: 4, cached_input: 0.25},\n"
+                            "             priority: {multiplier: 1.75}, geo: {EU: 1.2}}\n")
+    u = _u(1000, 1000, 400)
+    c = t.cost("gpt-4o-2024-08-06", u, normalized=True, tier="flex")
+    # flex names no cached rate: gpt-4o's standard 1.25. 600*1.25 + 400*1.25 + 1000*5 = 6250 /1M
+    assert (c.total, c.tier, c.pricing) == (Decimal("0.00625"), "flex", "openai/gpt-4o")
+    assert t.get("gpt-4o").tier_map["priority"] == load_table().get("gpt-4o").tier_map["priority"]   # kept
+    c = t.cost("my-model", u, normalized=True, tier="flex")
+    assert (c.total, c.tier) == (Decimal("0.0047"), "flex")                       # 600*1 + 400*0.25 + 1000*4
+    c = t.cost("my-model", u, normalized=True, tier="priority", geo="eu")
+    # 1.75 * 1.2 * (600*2 + 400*0.5 + 1000*8) = 2.1 * 9400 /1M
+    assert (c.total, c.tier, c.geo) == (Decimal("0.01974"), "priority", "eu")
+
+
+def test_override_changes_a_tier_rate_and_a_multiplier_tier_follows_new_rates(tmp_path):
+    known = load_table().get("gpt-5")
+    t = _override(tmp_path, "models:\n  gpt-5: {input: 1, flex: {output: 4}}\n"
+                            "  tiered: {input: 2, output: 8, fast: {multiplier: 2}}\n")
+    flex = t.get("gpt-5").tier_map["flex"].rates
+    assert (flex.input, flex.output, flex.cached_input) == (known.tier_map["flex"].rates.input, 4,
+                                                            known.tier_map["flex"].rates.cached_input)
+    p2 = tmp_path / "second.yaml"
+    p2.write_text("models:\n  tiered: {input: 3}\n")
+    t.add(parse_price_file(p2, base=t))
+    fast = t.get("tiered").tier_map["fast"]
+    assert (fast.rates.input, fast.rates.output, fast.multiplier) == (6, 16, 2)
+
+
+TIER_MISTAKES = [
+    pytest.param("gpt-4o: {flex: 0.5}", ["'flex' must be a mapping of rates", "not 0.5"], id="flex-scalar"),
+    pytest.param("gpt-4o: {flex: {input: 1, ouptut: 2}}", ["flex: unknown field 'ouptut'", "'output'"],
+                 id="flex-misspelled"),
+    pytest.param("gpt-4o: {flx: {input: 1, output: 2}}", ["unknown field 'flx'", "did you mean 'flex'"],
+                 id="tier-misspelled"),
+    pytest.param("gpt-4o: {flex: {input: 1}}", ["'output' is missing", "a new flex tier"], id="new-tier-no-output"),
+    pytest.param("gpt-4o: {priority: {multiplier: 2, input: 3}}", ["give it alone"], id="multiplier-and-rates"),
+    pytest.param("gpt-4o: {priority: {multiplier: -1}}", ["multiplier must be a positive number"],
+                 id="multiplier-negative"),
+    pytest.param("gpt-4o: {flex: {input: 1, output: 2, long_context: {input: 3}}}",
+                 ["flex, long_context", "'output' is missing"], id="tier-lc-no-output"),
+    pytest.param("my-new: {input: 1, output: 2, flex: {input: 1, output: 2, long_context: {input: 2, output: 3}}}",
+                 ["flex, long_context: no threshold"], id="tier-lc-no-threshold"),
+    pytest.param("gpt-4o: {geo: 1.1}", ["'geo' must map regions to multipliers"], id="geo-scalar"),
+    pytest.param("gpt-4o: {geo: {us: lots}}", ["geo 'us'", "positive number"], id="geo-text"),
+]
+
+
+@pytest.mark.parametrize("entry, words", TIER_MISTAKES)
+def test_override_tier_mistakes_are_errors(tmp_path, entry, words):
+    p = tmp_path / "mine.yaml"
+    p.write_text(f"models:\n  {entry}\n")
+    model = entry.split(":")[0]
+    with pytest.raises(PricingError) as ei:
+        load_table(p)
+    msg = str(ei.value)
+    assert msg.startswith(f"pricing file {str(p)!r}, line 2, model {model!r}"), msg
+    for w in words:
+        assert w in msg, (w, msg)

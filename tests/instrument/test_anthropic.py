@@ -4,6 +4,7 @@ the real SDK and respx; each test checks the event's fields, exact tokens and co
 from __future__ import annotations
 
 import base64
+import contextlib
 import binascii
 import json
 import re
@@ -268,6 +269,31 @@ def test_message_delta_updates_input_counts(ant, anthropic_mock, events):
     list(ant.messages.create(model="claude-opus-4-6", max_tokens=10, messages=MSGS, stream=True))
     assert_usage(events[0], 30 + 2048 + 100, 142, cached=100, write=2048, reasoning=31,
                  cache_write_1h_tokens=2048)
+
+
+@pytest.mark.parametrize("in_trace", [False, True])
+def test_fast_mode_and_us_inference_are_priced_at_their_rates(ant, anthropic_mock, events, in_trace):
+    """``speed: fast`` is priced at the model's fast rates, ``inference_geo: us`` multiplies
+    them by its 1.1 (claude-opus-4-8: fast 10 / 50, cache read 1, 5m write 12.5 per 1M)."""
+    body = message_json(model="claude-opus-4-8")
+    body["usage"].update(speed="fast", inference_geo="us")
+    anthropic_mock.post("/v1/messages").respond(200, json=body)
+    evs = [json.loads(line[6:]) for line in load_fixture("anthropic/message_stream.sse").splitlines()
+           if line.startswith("data: ")]
+    evs[0]["message"]["model"] = "claude-opus-4-8"
+    evs[0]["message"]["usage"].update(speed="fast")
+    with tokentrail.trace("t") if in_trace else contextlib.nullcontext():
+        ant.messages.create(model="claude-opus-4-8", max_tokens=10, messages=MSGS)
+        anthropic_mock.post("/v1/messages").respond(200, text=sse_events(evs), headers=sse_headers())
+        with ant.messages.stream(model="claude-opus-4-8", max_tokens=10, messages=MSGS) as s:
+            s.get_final_message()
+    created, streamed = events
+    assert (created["service_tier"], created["pricing_tier"], created["inference_geo"]) == ("fast", "fast", "us")
+    assert created["cost"] == pytest.approx((21 * 10 + 10240 * 1 + 1893 * 12.5 + 87 * 50) * 1.1 / 1e6, rel=1e-12)
+    assert (streamed["service_tier"], streamed["pricing_tier"]) == ("fast", "fast")
+    assert "inference_geo" not in streamed
+    # message_start: input 25, 1h cache write 2048 (fast: 20 per 1M); message_delta: output 142
+    assert streamed["cost"] == pytest.approx((25 * 10 + 2048 * 20 + 142 * 50) / 1e6, rel=1e-12)
 
 
 COMPACTION = {"type": "compaction", "input_tokens": 150000, "output_tokens": 3000, "cache_read_input_tokens": 500,

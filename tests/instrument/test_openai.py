@@ -179,6 +179,94 @@ def test_chat_stream_injection_can_be_turned_off(oai, openai_mock, events):
     assert ev["output"]["finish_reason"] == "stop"
 
 
+def _chunk(delta: dict | None = None, finish: str | None = None, usage: dict | None = None) -> dict:
+    base = {"id": "chatcmpl-t", "object": "chat.completion.chunk", "created": 1, "model": "gpt-5.5-2026-04-23"}
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {**base, "choices": choices, "usage": usage}
+
+
+def _tool_delta(i: int, name: str | None, args: str) -> dict:
+    fn = {"arguments": args} if name is None else {"name": name, "arguments": args}
+    tc = {"index": i, "function": fn}
+    if name is not None:
+        tc.update(id=f"call_{i}", type="function")
+    return {"tool_calls": [tc]}
+
+
+@pytest.mark.parametrize("capture", [True, False])
+def test_streamed_tool_calls_and_refusals_are_written_as_plain_calls_are(oai, openai_mock, events, capture):
+    """A streamed answer without text is written as the same answer not streamed: its tool
+    calls' names, or its refusal."""
+    tokentrail.configure(capture_content=capture)
+    usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+    tools = [_chunk({"role": "assistant", "content": None}), _chunk(_tool_delta(0, "get_weather", "")),
+             _chunk(_tool_delta(0, None, '{"city": "Par')), _chunk(_tool_delta(0, None, 'is"}')),
+             _chunk(_tool_delta(1, "get_time", "{}")), _chunk({}, "tool_calls"), _chunk(usage=usage)]
+    refusal = [_chunk({"role": "assistant", "content": None, "refusal": ""}), _chunk({"refusal": "I can't"}),
+               _chunk({"refusal": " help with that."}), _chunk({}, "stop"), _chunk(usage=usage)]
+    plain = chat_json()
+    plain["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+        {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}
+    route = openai_mock.post("/chat/completions")
+    for body in (tools, refusal):
+        route.respond(200, text=sse_data(body), headers=sse_headers())
+        list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True))
+    route.respond(200, json=plain)
+    oai.chat.completions.create(model="gpt-5.5", messages=MSGS)
+    streamed, refused, not_streamed = events
+    if capture:
+        assert streamed["output"]["response"] == not_streamed["output"]["response"] == \
+            "[tool_call get_weather] [tool_call get_time]"
+        assert refused["output"]["response"] == "I can't help with that."
+    else:
+        assert "response" not in streamed["output"] and "response" not in refused["output"]
+        assert "get_weather" not in json.dumps(streamed) and "help with" not in json.dumps(refused)
+    assert streamed["ttft_ms"] <= streamed["latency_ms"] and refused["ttft_ms"] <= refused["latency_ms"]
+    assert_usage(streamed, 50, 20)
+
+
+@pytest.mark.parametrize("in_trace", [False, True])
+def test_service_tiers_are_priced_at_their_rates(oai, openai_mock, events, in_trace):
+    """The tier the response reports is priced at the model's rates for it (gpt-5.5: flex
+    2.5 / 0.25 cached / 15, priority 12.5 / 1.25 / 75 per 1M) and written on the event."""
+    chat = chat_json()
+    chat["service_tier"] = "flex"
+    resp = load_fixture("openai/responses_create.json")
+    resp["service_tier"] = "priority"
+    stream = load_fixture("openai/chat_stream_include_usage.sse").replace('"service_tier":"default"',
+                                                                           '"service_tier":"priority"')
+    assert '"service_tier":"priority"' in stream
+    openai_mock.post("/chat/completions").respond(200, json=chat)
+    openai_mock.post("/responses").respond(200, json=resp)
+    with tokentrail.trace("t") if in_trace else contextlib.nullcontext():
+        oai.chat.completions.create(model="gpt-5.5", messages=MSGS, service_tier="flex")
+        responses = hasattr(oai, "responses")      # openai >= 1.66
+        if responses:
+            oai.responses.create(model="gpt-5.5", input="hi", service_tier="priority")
+        openai_mock.post("/chat/completions").respond(200, text=stream, headers=sse_headers())
+        list(oai.chat.completions.create(model="gpt-5.5", messages=MSGS, stream=True))
+        chat["service_tier"] = "scale"              # no rates for it: the standard ones
+        openai_mock.post("/chat/completions").respond(200, json=chat)
+        oai.chat.completions.create(model="gpt-5.5", messages=MSGS)
+    flex, prio, streamed, scale = events if responses else (events[0], None, *events[1:])
+    assert (flex["service_tier"], flex["pricing_tier"]) == ("flex", "flex")
+    assert flex["cost"] == pytest.approx((256 * 2.5 + 1792 * 0.25 + 612 * 15) / 1e6, rel=1e-12)
+    assert flex["cost_details"]["output"] == pytest.approx(612 * 15 / 1e6, rel=1e-12)
+    if responses:
+        assert (prio["service_tier"], prio["pricing_tier"]) == ("priority", "priority")
+        assert prio["cost"] == pytest.approx((256 * 12.5 + 1280 * 1.25 + 389 * 75) / 1e6, rel=1e-12)
+    assert (streamed["service_tier"], streamed["pricing_tier"]) == ("priority", "priority")
+    assert streamed["cost"] == pytest.approx((168 * 12.5 + 1152 * 1.25 + 203 * 75) / 1e6, rel=1e-12)
+    assert scale["service_tier"] == "scale" and "pricing_tier" not in scale
+    assert_cost(scale, "gpt-5.5", "openai", prompt=2048, completion=612, cached=1792)
+    chat["service_tier"] = "default"                # the standard tier: nothing written
+    openai_mock.post("/chat/completions").respond(200, json=chat)
+    oai.chat.completions.create(model="gpt-5.5", messages=MSGS)
+    tokentrail.flush()
+    assert "service_tier" not in events[-1] and "pricing_tier" not in events[-1]
+
+
 def test_azure_filter_chunk_with_empty_choices_is_not_hidden(oai, openai_mock, events):
     lines = load_fixture("openai/chat_stream_include_usage.sse").split("\n\n")
     filt = {"id": "", "object": "", "created": 0, "model": "", "choices": [],

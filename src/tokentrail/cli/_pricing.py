@@ -38,9 +38,21 @@ def entry_dict(e: Any) -> dict:
     d["long_context"] = ({"threshold": e.long_context_threshold, **_rates_dict(e.long_context)}
                          if e.long_context is not None and e.long_context_threshold else None)
     d["batch"] = _rates_dict(e.batch) if e.batch is not None else None
+    d["tiers"] = {name: _tier_dict(t) for name, t in e.tiers} or None
+    d["geo"] = {region: float(m) for region, m in e.geo} or None
     d["aliases"] = list(e.aliases)
     d["checked"] = e.checked or None
     d["source"] = "builtin" if e.origin == "builtin" else e.origin
+    return d
+
+
+def _tier_dict(t: Any) -> dict:
+    """A service tier's rates; its long-context threshold None = the model's."""
+    d = _rates_dict(t.rates)
+    if t.long_context is not None:
+        d["long_context"] = {"threshold": t.long_context_threshold, **_rates_dict(t.long_context)}
+    if t.multiplier is not None:
+        d["multiplier"] = float(t.multiplier)
     return d
 
 
@@ -79,7 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.format == "csv":
         headers = ["model", "provider", "input", "output", "cached_input", "cache_write_5m", "cache_write_1h",
                    "long_context_threshold", "long_context_input", "long_context_output", "batch_input",
-                   "batch_output", "aliases", "checked", "source"]
+                   "batch_output", "tiers", "aliases", "checked", "source"]
         rows = []
         for e in entries:
             r, lc, b = e.rates, e.long_context, e.batch
@@ -88,13 +100,15 @@ def run_list(args: argparse.Namespace) -> int:
                          e.long_context_threshold if lc is not None else "",
                          rate(lc.input) if lc is not None else "", rate(lc.output) if lc is not None else "",
                          rate(b.input) if b is not None else "", rate(b.output) if b is not None else "",
-                         " ".join(e.aliases), e.checked, "builtin" if e.origin == "builtin" else e.origin])
+                         " ".join(name for name, _ in e.tiers), " ".join(e.aliases), e.checked,
+                         "builtin" if e.origin == "builtin" else e.origin])
         print(to_csv(headers, rows))
         return 0
     rows = [[e.key, e.provider, rate(e.rates.input), rate(e.rates.output), rate(e.rates.cached_input),
-             rate(e.rates.cache_write), rate(e.rates.cache_write_1h), _tier(e), _batch(e)] for e in entries]
+             rate(e.rates.cache_write), rate(e.rates.cache_write_1h), _tier(e), _batch(e),
+             " ".join(name for name, _ in e.tiers) or "-"] for e in entries]
     print(table(["MODEL", "PROVIDER", "INPUT", "OUTPUT", "CACHED IN", "WRITE 5M", "WRITE 1H",
-                 "LONG CONTEXT in/out", "BATCH in/out"], rows, right=(2, 3, 4, 5, 6)))
+                 "LONG CONTEXT in/out", "BATCH in/out", "TIERS"], rows, right=(2, 3, 4, 5, 6)))
     print(f"\n{len(entries)} models. {RATE_NOTE}")
     return 0
 
@@ -107,25 +121,7 @@ def _opt(d: Decimal | None) -> str:
 
 def resolution_steps(t: Any, model: str) -> list[dict]:
     """Each id tried for ``model``, how it was derived, and what (if anything) it matched."""
-    from .._pricing import candidate_ids
-    by_id: dict[str, Any] = {}
-    for e in t.entries():
-        for a in e.aliases:
-            by_id.setdefault(a, e)
-            by_id.setdefault(a.lower(), e)
-    for e in t.entries():
-        by_id[e.key] = e
-        by_id.setdefault(e.key.lower(), e)
-    steps = []
-    for cand, how in candidate_ids(model):
-        e = by_id.get(cand)
-        step = {"id": cand, "rule": how, "matched": None}
-        if e is not None:
-            step["matched"] = e.key if cand == e.key else f"{e.key} (alias)"
-        steps.append(step)
-        if e is not None:
-            break
-    return steps
+    return t.resolution_steps(model)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -149,11 +145,15 @@ def run_show(args: argparse.Namespace) -> int:
         print(to_json({"model": model, "resolved": entry.label, "rule": how, "tried": steps,
                        "entry": entry_dict(entry)}))
         return 0
-    out = [f"{model}", f"  resolves to  {entry.label}  (rule: {how})", "", "  tried:"]
+    out = [f"{model}", f"  resolves to  {entry.label}  (rule: {how})"]
+    if how == "fine-tune base":
+        out.append("  no fine-tuned rate in the price tables: priced at the base model's rates, but OpenAI bills "
+                   "fine-tuned models higher; add its rate to a price file keyed by its ft: id")
+    out += ["", "  tried:"]
     w = max(len(s["id"]) for s in steps)
     for n, s in enumerate(steps, 1):
         result = f"matched {s['matched']}" if s["matched"] else "no entry"
-        out.append(f"    {n}. {s['id'].ljust(w)}  {s['rule']:<14} {result}")
+        out.append(f"    {n}. {s['id'].ljust(w)}  {s['rule']:<18} {result}")
     r = entry.rates
     out += ["", "  rates (USD per 1M tokens):"]
     out += _rate_lines(r, "    ")
@@ -168,6 +168,16 @@ def run_show(args: argparse.Namespace) -> int:
         out += _rate_lines(entry.batch, "      ")
     else:
         out.append("    batch API      -")
+    for name, tier in entry.tiers:
+        times = f" ({rate(tier.multiplier)} x the standard rates)" if tier.multiplier is not None else ""
+        out.append(f"    {name} tier{times}:")
+        out += _rate_lines(tier.rates, "      ")
+        if tier.long_context is not None:
+            threshold = tier.long_context_threshold or entry.long_context_threshold
+            out.append(f"      long context   prompts over {threshold:,} tokens:")
+            out += _rate_lines(tier.long_context, "        ")
+    if entry.geo:
+        out.append("    regional       " + ", ".join(f"{r}: x{rate(m)}" for r, m in entry.geo) + " (every rate)")
     out.append("")
     out.append(f"  aliases   {', '.join(entry.aliases) if entry.aliases else '-'}")
     out.append(f"  checked   {entry.checked or '-'}")
@@ -214,6 +224,12 @@ TEMPLATE = """\
 #   long_context      {{threshold: N, input: .., output: ..}}: rates for the whole request when
 #                     its prompt has more than N tokens
 #   batch             {{input: .., output: ..}}: Batch API rates
+#   flex, priority,   rates for the service tier the provider reports (OpenAI service_tier;
+#   fast, ultrafast,  Anthropic speed: fast), shaped like batch, plus the tier's own
+#   scale             long_context: {{input: .., output: ..}} above the model's threshold; or
+#                     {{multiplier: 2}}: every standard rate times 2. A rate left out is the standard one
+#   geo               {{us: 1.1}}: per region (Anthropic inference_geo; OpenAI data residency),
+#                     a multiplier of every rate
 #   aliases           other ids priced as this model (deployment names): a list, or one id
 #   provider          openai, anthropic, or your own label
 #   checked           the date you checked the price
@@ -246,6 +262,18 @@ models:
   #   output: 10
   #   cached_input: 1.25
 
+  # A fine-tuned model (OpenAI bills fine-tunes above their base model; keyed by the ft: id,
+  # or by ft:<base> for every fine-tune of that base):
+  # ft:gpt-4.1-mini-2025-04-14:my-org::abc123:
+  #   input: 0.8
+  #   output: 3.2
+  #   cached_input: 0.2
+
+  # Negotiated service-tier rates for a known model:
+  # gpt-5:
+  #   flex: {{input: 0.6, output: 4.8, cached_input: 0.06}}
+  #   priority: {{multiplier: 1.8}}
+
   # A full entry with every kind of rate:
   # claude-sonnet-4-6:
   #   input: 3
@@ -255,6 +283,8 @@ models:
   #   cache_write_1h: 6
   #   long_context: {{threshold: 200000, input: 6, output: 22.5, cached_input: 0.6}}
   #   batch: {{input: 1.5, output: 7.5}}
+  #   fast: {{input: 6, output: 30, cached_input: 0.6}}
+  #   geo: {{us: 1.1}}
 """
 
 

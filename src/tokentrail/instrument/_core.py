@@ -489,7 +489,8 @@ class Deferred:
 
     __slots__ = ("st", "body", "ctx", "start_wall", "start_perf", "end_perf", "reader", "model",
                  "usage", "finish_reason", "response_text", "read_error",
-                 "method", "url", "headers", "post_parser", "qualifiers", "helper")
+                 "method", "url", "headers", "post_parser", "qualifiers", "helper", "service_tier",
+                 "inference_geo")
 
     # What a plain call always is (to_event reads them); a DeferredStream has slots for them.
     stream = False
@@ -520,7 +521,8 @@ class Deferred:
         request_model = request_model or ""
         model = self.model or request_model
         usage = normalize_usage(self.usage, provider)
-        cost = _config.price_table().cost(model, usage, normalized=True)
+        service_tier, geo = self.service_tier, self.inference_geo
+        cost = _recorder.price(model, usage, False, service_tier, geo)
         start = self.start_wall
         elapsed = self.end_perf - self.start_perf
         metadata: dict = {"source": "tokentrail", "fallback_attempted": False}
@@ -547,8 +549,13 @@ class Deferred:
         }
         if not out:
             del ev["output"]
-        if cost.long_context:
-            ev["pricing_tier"] = "long_context"
+        tier = _recorder.pricing_tier(cost)
+        if tier:
+            ev["pricing_tier"] = tier
+        if service_tier:
+            ev["service_tier"] = service_tier
+        if geo:
+            ev["inference_geo"] = geo
         ev["latency_ms"] = int(round(elapsed * 1000))
         if self.stream:
             ev["stream"] = True
@@ -707,6 +714,7 @@ def defer(st: AttachState, client: Any, args: tuple, kwargs: dict) -> Deferred |
             d.reader, d.new_stream = None, new_stream
             d.done = d.partial = d.injected = d.asked = False
             d.err = d.first_token_perf = d.model = d.usage = d.finish_reason = d.response_text = None
+            d.service_tier = d.inference_geo = None
             d.read_error = None
         else:
             reader = adapter.DEFER_PATHS.get(url)
@@ -778,6 +786,7 @@ def _deferred_returned(d: Deferred, client: Any, args: tuple, kwargs: dict, resu
         if plain:
             d.end_perf = end
             d.model = d.usage = d.finish_reason = d.response_text = d.read_error = None
+            d.service_tier = d.inference_geo = None
             try:
                 d.reader(d, result)
             except Exception as e:

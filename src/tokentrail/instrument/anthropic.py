@@ -24,6 +24,7 @@ from .._config import SETTINGS
 from .._content import pick_params
 from .._fields import data_fields, fields_of
 from .._recorder import Call
+from .._usage import anthropic_tier
 from . import _core
 from ._core import Endpoint, first_token, given
 
@@ -127,7 +128,8 @@ def endpoint(name: str, body: Mapping) -> Endpoint:
 def read_message(call: Call, obj: Any) -> None:
     g = fields_of(obj).get
     call.model = g("model") or call.model
-    call.usage = g("usage")
+    call.usage = usage = g("usage")
+    call.service_tier, call.inference_geo = anthropic_tier(usage)
     call.finish_reason = g("stop_reason")
     texts = []
     for block in g("content") or ():
@@ -212,7 +214,8 @@ class MessageStream:
     def apply(self, call: Call) -> None:
         if self.model:
             call.model = self.model
-        call.usage = merge_usage(self.start_usage, self.delta_usage)
+        call.usage = usage = merge_usage(self.start_usage, self.delta_usage)
+        call.service_tier, call.inference_geo = anthropic_tier(usage)
         call.finish_reason = self.finish_reason
         if self.texts:
             call.response_text = "".join(self.texts)

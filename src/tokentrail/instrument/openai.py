@@ -22,6 +22,7 @@ from .._config import SETTINGS
 from .._content import pick_params
 from .._fields import data_fields, fields_of
 from .._recorder import Call
+from .._usage import tier_of
 from . import _core
 from ._core import Endpoint, first_token, get, given, logger
 
@@ -251,6 +252,7 @@ def read_chat(call: Call, obj: Any) -> None:
     g = fields_of(obj).get
     call.model = g("model")
     call.usage = g("usage")
+    call.service_tier = tier_of(g("service_tier"))
     choices = g("choices")
     if choices:
         c = fields_of(choices[0]).get
@@ -290,6 +292,7 @@ def read_response(call: Call, obj: Any) -> None:
     g = data_fields(obj).get        # Response has a property (output_text): fields_of would read field by field
     call.model = g("model") or call.model
     call.usage = g("usage")
+    call.service_tier = tier_of(g("service_tier"))
     call.finish_reason = _response_status(g)
     texts = []
     for item in g("output") or ():
@@ -326,22 +329,31 @@ class ChatStream:
     """Accumulates ``ChatCompletionChunk`` s: text of choice 0, finish reason, final usage."""
 
     __slots__ = ("call", "hide_usage", "expect_usage", "texts", "usage", "model", "finish_reason", "first",
-                 "capture", "complete", "error", "read_failed")
+                 "capture", "complete", "error", "read_failed", "service_tier", "other")
 
     def __init__(self, call: Call, hide_usage: bool, expect_usage: bool) -> None:
         self.call = call
         self.hide_usage = hide_usage        # only when tokentrail asked for the usage chunk
         self.expect_usage = expect_usage
         self.texts: list[str] = []
-        self.usage = self.model = self.finish_reason = self.error = None
+        self.other: list[str] = []          # no text: the tool calls' names, or the refusal
+        self.usage = self.model = self.finish_reason = self.error = self.service_tier = None
         self.first = False
         self.capture = SETTINGS.capture_content
         self.complete = self.read_failed = False
+
+    def _tool_names(self, calls: Any) -> None:
+        """A tool call's name comes in its first delta: written as a plain call's are."""
+        for tc in calls:
+            name = get(get(tc, "function"), "name")
+            if name:
+                self.other.append(f"[tool_call {name}]")
 
     def observe(self, chunk: Any) -> bool:
         # Runs for every chunk: the common one (text of choice 0) takes the fewest steps.
         if not self.model:                  # from the first chunk: a stream stopped early keeps it
             self.model = chunk.model        # (not Azure's prompt-filter chunk, whose model is "")
+            self.service_tier = tier_of(getattr(chunk, "service_tier", None))
         choices = chunk.choices
         if choices:
             c = choices[0]
@@ -353,8 +365,18 @@ class ChatStream:
                         self.texts.append(text)
                     if not self.first:
                         first_token(self)
-                elif not self.first and (d.tool_calls or getattr(d, "refusal", None)):
-                    first_token(self)
+                elif d.tool_calls:
+                    if not self.first:
+                        first_token(self)
+                    if self.capture and c.index == 0:
+                        self._tool_names(d.tool_calls)
+                else:
+                    refusal = getattr(d, "refusal", None)
+                    if refusal:
+                        if not self.first:
+                            first_token(self)
+                        if self.capture and c.index == 0:
+                            self.other.append(refusal)
             fr = c.finish_reason
             if fr:
                 self.finish_reason = fr
@@ -375,8 +397,12 @@ class ChatStream:
         call.model = self.model
         call.usage = self.usage
         call.finish_reason = self.finish_reason
+        call.service_tier = self.service_tier
         if self.texts:
             call.response_text = "".join(self.texts)
+        elif self.other:                    # as read_chat writes a message without content
+            other = self.other
+            call.response_text = " ".join(other) if other[0].startswith("[tool_call ") else "".join(other)
 
     def skip_usage_event(self, stream: Any, is_async: bool) -> None:
         """Read the usage chunk tokentrail asked for straight from its server-sent event and
@@ -488,12 +514,13 @@ _TERMINAL = frozenset(("response.completed", "response.incomplete", "response.fa
 class ResponsesStream:
     """Accumulates Responses API events; usage arrives with the terminal event."""
 
-    __slots__ = ("call", "texts", "usage", "model", "finish_reason", "first", "capture", "complete", "error")
+    __slots__ = ("call", "texts", "usage", "model", "finish_reason", "first", "capture", "complete", "error",
+                 "service_tier")
 
     def __init__(self, call: Call, ep: Endpoint, injected: bool) -> None:
         self.call = call
         self.texts: list[str] = []
-        self.usage = self.model = self.finish_reason = self.error = None
+        self.usage = self.model = self.finish_reason = self.error = self.service_tier = None
         self.first = False
         self.capture = SETTINGS.capture_content
         self.complete = False
@@ -509,6 +536,7 @@ class ResponsesStream:
             r = event.response
             self.usage = r.usage
             self.model = r.model or self.model
+            self.service_tier = tier_of(getattr(r, "service_tier", None))
             self.finish_reason = _response_status(fields_of(r).get)
             self.complete = True
             if t == "response.failed":
@@ -531,6 +559,7 @@ class ResponsesStream:
             call.model = self.model
         call.usage = self.usage
         call.finish_reason = self.finish_reason
+        call.service_tier = self.service_tier
         if self.texts:
             call.response_text = "".join(self.texts)
 
