@@ -338,15 +338,22 @@ def _require_rates(entry: Mapping, where: str, what: str, hint: str = "") -> Non
                                f"{out_name!r}, so add '{name}: <price>'{hint}")
 
 
-def _tier(raw: Mapping, name: str, where: str, own: Rates, base_tier: Rates | None) -> Rates:
-    """A batch or long-context tier: merged over the known model's tier, else a new one whose
-    unnamed cache rates follow the entry's own."""
+def _tier_mapping(raw: Mapping, name: str, where: str) -> tuple[Mapping, str]:
+    """A tier section (``batch:``, ``long_context:``, ``flex:``...) and where it is, checked:
+    a mapping of the fields such a section may have."""
     value = raw[name]
     if not isinstance(value, Mapping):
         raise PricingError(f"{where}: {name!r} must be a mapping of rates such as {_TIER_EXAMPLE[name]}, "
                            f"not {value!r}")
     where = f"{where}, {name}"
     _check_names(value, _TIER_NAMES[name], where, _FIELD_LIST[name])
+    return value, where
+
+
+def _tier(raw: Mapping, name: str, where: str, own: Rates, base_tier: Rates | None) -> Rates:
+    """A batch or long-context tier: merged over the known model's tier, else a new one whose
+    unnamed cache rates follow the entry's own."""
+    value, where = _tier_mapping(raw, name, where)
     if base_tier is None:
         _require_rates(value, where, f"a new {name} tier")
     return _rates(value, where, base_tier or own)
@@ -373,12 +380,7 @@ def _service_tier(raw: Mapping, name: str, where: str, own: Rates, lc_threshold:
     """A service tier's rates (``flex: {input: .., output: .., long_context: {..}}``), merged over
     the known model's tier, else a new one whose unnamed rates are the entry's standard ones;
     or ``{multiplier: m}``: every standard rate times m."""
-    value = raw[name]
-    if not isinstance(value, Mapping):
-        raise PricingError(f"{where}: {name!r} must be a mapping of rates such as {_TIER_EXAMPLE[name]}, "
-                           f"not {value!r}")
-    where = f"{where}, {name}"
-    _check_names(value, _TIER_NAMES[name], where, _FIELD_LIST[name])
+    value, where = _tier_mapping(raw, name, where)
     if "multiplier" in value:
         others = [str(k) for k in value if k != "multiplier"]
         if others:
