@@ -38,3 +38,15 @@ def warnings_seen():
     """A list and a warn callback that appends to it."""
     seen: list[str] = []
     return seen, seen.append
+
+
+@pytest.fixture(params=["orjson", "json"])
+def parser(request, monkeypatch):
+    """Run the test with orjson (when installed) and with the stdlib json fallback."""
+    from tokentrail.analysis import _aggregate
+    if request.param == "orjson":
+        if _aggregate._orjson_loads is None:
+            pytest.skip("orjson is not installed")
+    else:
+        monkeypatch.setattr(_aggregate, "_orjson_loads", None)
+    return request.param

@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import random
 import sqlite3
 import sys
+import zlib
 
 import pytest
 
@@ -186,3 +189,109 @@ def test_a_file_named_twice_is_read_once(tmp_path, jsonl):
     path = jsonl([call()], "a.jsonl")
     r = build_report([path, str(tmp_path / "*.jsonl"), path])
     assert r["totals"]["calls"] == 1 and len(r["sources"]) == 1
+
+
+# -- a bad line near the top of a file is skipped, as it is further on and on stdin
+
+@pytest.mark.parametrize("bad, what", [('{"note": "caf\xe9"}'.encode("latin-1"), "not UTF-8 text"),
+                                       (b"\x00" * 40, "not valid JSON")])
+def test_a_bad_line_in_the_first_64_kib_is_skipped_like_anywhere_else(tmp_path, monkeypatch, parser, bad, what):
+    good = [json.dumps(call(trace=f"t{i}", t=i)).encode() for i in range(400)]    # ~200 KiB
+    lines = good[:1] + [bad] + good[1:300] + [bad] + good[300:]
+    data = b"\n".join(lines) + b"\n"
+    assert data.index(bad, 1000) > 65536                # the second one is past the up-front check
+    p = tmp_path / "mixed.jsonl"
+    p.write_bytes(data)
+    seen: list[str] = []
+    r = build_report([str(p)], warn=seen.append)
+    assert seen == [f"{p}:2: {what}; skipped", f"{p}:302: {what}; skipped"]
+    assert r["totals"]["calls"] == 400 and r["skipped_lines"] == 2
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    seen.clear()
+    assert build_report(["-"], warn=seen.append)["totals"]["calls"] == 400
+    assert seen == [f"<stdin>:2: {what}; skipped", "<stdin>:302: " + what + "; skipped"]
+
+
+def test_a_small_log_with_a_latin1_line_is_read(tmp_path):
+    p = tmp_path / "small.jsonl"
+    ok = json.dumps(call()).encode()
+    p.write_bytes(ok + b"\n" + '{"note":"caf\xe9"}'.encode("latin-1") + b"\n" + ok + b"\n")
+    seen: list[str] = []
+    r = build_report([str(p)], warn=seen.append)
+    assert r["totals"]["calls"] == 2 and seen == [f"{p}:2: not UTF-8 text; skipped"]
+
+
+def test_utf16_without_a_bom_is_refused(tmp_path):
+    p = tmp_path / "u16le.jsonl"
+    p.write_bytes((json.dumps(call()) + "\n").encode("utf-16-le"))
+    with pytest.raises(InputError, match=r"^'.*u16le.jsonl' is UTF-16 text, not UTF-8 JSONL; convert it first"):
+        build_report([str(p)])
+
+
+def test_a_first_line_longer_than_the_up_front_check_is_read(jsonl):
+    path = jsonl([call(prompt="word " * 20000), call(t=1)])          # line 1 is ~100 KiB
+    r = build_report([path])
+    assert r["totals"]["calls"] == 2 and r["skipped_lines"] == 0
+
+
+# -- a gzip file that breaks off is read up to the break, with one warning
+
+def _random_log(n: int) -> bytes:
+    """``n`` events with random prompts: gzip cannot shrink them much, so a cut is far in."""
+    rnd = random.Random(7)
+    return "".join(json.dumps(call(trace=f"t{i}", t=i, prompt=f"{rnd.getrandbits(1024):x}")) + "\n"
+                   for i in range(n)).encode()
+
+
+def test_a_truncated_gzip_is_read_up_to_where_it_breaks(tmp_path):
+    for name, cut in (("late.jsonl.gz", 150_000), ("early.jsonl.gz", 20_000)):    # after / inside the first 64 KiB
+        p = tmp_path / name
+        p.write_bytes(gzip.compress(_random_log(1500))[:cut])
+        complete = zlib.decompressobj(wbits=31).decompress(p.read_bytes()).count(b"\n")
+        assert 10 < complete < 1500
+        seen: list[str] = []
+        r = build_report([str(p)], warn=seen.append)
+        assert r["totals"]["calls"] == complete and r["skipped_lines"] == 0
+        assert seen == [f"{p}:{complete + 1}: the gzip file is cut short here (compressed file ended before the "
+                        "end-of-stream marker was reached); the report covers the lines before it — copy the "
+                        "whole file again to read the rest"]
+
+
+def test_a_corrupt_gzip_warns_and_reports_what_was_read(tmp_path):
+    data = bytearray(gzip.compress(_random_log(300)))
+    data[-1] ^= 0xFF                                   # the stored length no longer matches
+    p = tmp_path / "corrupt.jsonl.gz"
+    p.write_bytes(bytes(data))
+    seen: list[str] = []
+    r = build_report([str(p)], warn=seen.append)
+    assert r["totals"]["calls"] == 300
+    assert seen == [f"{p}:301: the gzip data is corrupt here (Incorrect length of data produced); the report "
+                    "covers the lines before it, which may be damaged too — restore the file from a good copy"]
+
+
+def test_a_gzip_file_nothing_of_which_decompresses_is_refused(tmp_path):
+    p = tmp_path / "junk.jsonl.gz"
+    p.write_bytes(b"\x1f\x8b" + b"this is not deflate data" * 10)
+    with pytest.raises(InputError, match=r"^'.*junk.jsonl.gz' looks gzip-compressed but cannot be decompressed \("):
+        build_report([str(p)])
+    p.write_bytes(gzip.compress(json.dumps(call()).encode())[:12])      # cut inside the header
+    with pytest.raises(InputError) as e:
+        build_report([str(p)])
+    assert str(e.value) == (f"{str(p)!r} looks gzip-compressed but ends before any of its data; give an intact "
+                            ".gz file or the plain JSONL file")
+    p.write_bytes(gzip.compress(b""))                                   # intact and empty: an empty report
+    assert build_report([str(p)])["totals"]["calls"] == 0
+
+
+# -- SQLite file names that mean something in a URI
+
+@pytest.mark.parametrize("name", ["run#1.db", "what?.db", "100%.db", "p%20q.db", "my calls.db"])
+def test_sqlite_file_names_with_uri_characters(tmp_path, name):
+    db = tmp_path / name
+    sink = tokentrail.SqliteSink("sqlite:///" + str(db))
+    sink.write_batch([call(), call(t=1)])
+    sink.close()
+    r = build_report([f"sqlite:///{db}"])
+    assert r["totals"]["calls"] == 2 and r["sources"] == [f"sqlite:///{db}"]
+    # no stray database from a path cut at the special character (SQLite's own -wal / -shm aside)
+    assert set(os.listdir(tmp_path)) <= {name, name + "-wal", name + "-shm"}

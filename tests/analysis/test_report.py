@@ -225,3 +225,78 @@ def test_check_by_accepts_commas_aliases_and_dedupes():
     from tokentrail.analysis import check_by
     assert check_by(None) == ["model"]
     assert check_by(["model,metadata.team", "trace_id", "model"]) == ["model", "metadata.team", "trace"]
+
+
+# -- numbers: NaN, Infinity and out-of-range numbers are not JSON; negative ones are not usage
+
+def _raw(i: int, cost: str = "0.0025", pt: str = "120", ct: str = "80", latency: str = "500",
+         extra: str = "") -> str:
+    """One event line with its numbers written exactly as given."""
+    return (f'{{"traceId": "t{i}", "id": "e{i}", "type": "generation", "startTime": "{at(i)}", '
+            f'"input": {{"model": "gpt-4o", "prompt": "Write a haiku about the sea"}}, "model": "gpt-4o", '
+            f'"usage": {{"prompt_tokens": {pt}, "completion_tokens": {ct}}}, "cost": {cost}, '
+            f'"latency_ms": {latency}{extra}}}')
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the JSON report")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_line_with_a_number_json_does_not_allow_is_skipped_with_either_parser(jsonl, parser, workers):
+    lines = [_raw(0), _raw(1, cost="NaN"), _raw(2, cost="Infinity"), _raw(3, cost="-Infinity"),
+             _raw(4, cost="1e400"), _raw(5, pt="NaN"), _raw(6, pt="1e400"), _raw(7, ct="-1e400"),
+             _raw(8, latency="Infinity"), _raw(9, latency="1e400"), _raw(10, cost="1" + "0" * 400),
+             _raw(11, extra=', "metadata": {"score": NaN}'), _raw(12)]
+    path = jsonl(lines)
+    seen: list[str] = []
+    r = build_report([path], warn=seen.append, workers=workers)
+    assert seen == [f"{path}:{n}: a number is NaN, infinite or too large; skipped" for n in range(2, 13)]
+    t = r["totals"]
+    assert (t["calls"], t["cost"], t["prompt_tokens"], t["completion_tokens"]) == (2, 0.005, 240, 160)
+    assert r["skipped_lines"] == 11 and r["computed_costs"] == 0 and r["latency"]["p95_ms"] == 500
+    assert _strict_json(render_report(r, "json")) == r
+    assert "  Cost    $0.005000\n" in render_report(r)
+
+
+def test_negative_and_absurd_values_are_read_as_the_writer_reads_them(jsonl, parser):
+    table_cost = float(tokentrail.price_table().cost("gpt-4o", {"prompt_tokens": 120, "completion_tokens": 80}).total)
+    lines = [_raw(0, pt="-50"),                 # a negative count reads as 0, as the writer's count() reads it
+             _raw(1, cost="-0.5"),              # a negative cost is no cost: priced from the tables
+             _raw(2, cost='"NaN"'),             # like a cost that is not a number
+             _raw(3, cost="1e300"),             # or one no call can cost
+             _raw(4, pt=str(2 ** 62)),          # a token count this large is corrupt: the line is skipped
+             _raw(5, ct="1e300")]
+    path = jsonl(lines)
+    seen: list[str] = []
+    r = build_report([path], warn=seen.append, by=["trace"])
+    assert seen == [f"{path}:{n}: a number is NaN, infinite or too large; skipped" for n in (5, 6)]
+    t = r["totals"]
+    assert (t["calls"], t["prompt_tokens"], t["completion_tokens"], t["total_tokens"]) == (4, 360, 320, 680)
+    assert r["computed_costs"] == 3 and r["skipped_lines"] == 2
+    assert t["cost"] == pytest.approx(0.0025 + 3 * table_cost, rel=1e-9)
+    price = pytest.approx(table_cost, rel=1e-9)
+    assert {row["key"]: row["cost"] for row in r["by"]["trace"]} == {"t0": 0.0025, "t1": price, "t2": price,
+                                                                     "t3": price}
+
+
+def test_nan_in_events_given_as_dicts_is_skipped_too():
+    from tokentrail.analysis._aggregate import Analyzer, Options
+    from tokentrail.analysis._prices import Prices
+    seen: list[str] = []
+    a = Analyzer(Options(), Prices(tokentrail.price_table()), warn=seen.append)
+    a.consume("events", [(1, call(cost=float("nan"))), (2, call(latency_ms=float("inf"))), (3, call(cost=0.01))])
+    r = a.report(sources=["events"], filters={})
+    assert seen == [f"events:{n}: a number is NaN, infinite or too large; skipped" for n in (1, 2)]
+    assert r["totals"]["calls"] == 1 and r["totals"]["cost"] == 0.01
+
+
+def test_a_start_time_no_date_can_show_is_read_as_missing(jsonl):
+    lines = [_raw(0)] + [_raw(i).replace(f'"startTime": "{at(i)}"', f'"startTime": {st}')
+                         for i, st in enumerate(['1e300', '"1e300"', '"nan"', '"-inf"'], 1)]
+    r = build_report([jsonl(lines)])
+    assert r["totals"]["calls"] == 5 and r["totals"]["first"] == r["totals"]["last"] == at(0)
+    assert r["timeline"]["untimed"]["calls"] == 4 and r["skipped_lines"] == 0
+    assert _strict_json(render_report(r, "json")) == r

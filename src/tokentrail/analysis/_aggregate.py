@@ -12,6 +12,18 @@ a time-ordered log stays open, and an out-of-order file does not close live trac
 or when it reaches :data:`MAX_TRACE_CALLS` calls (then it is analysed in segments).
 Everything still open is closed at the end.
 
+Numbers: JSON has no NaN or Infinity, and orjson refuses those and numbers past the
+double range (``1e400``), so a line holding one is malformed — warned about with its
+line number and skipped — whichever parser runs, and both installs give one report.
+The ``json`` fallback refuses the NaN / Infinity literals in its scanner (a hook called
+for those literals only: normal lines pay nothing) and an out-of-range number where the
+report computes with one — cost, token counts, latency — on branches normal lines do
+not take. Valid JSON that is not a usable value is read as the writer reads usage
+(:func:`~tokentrail._usage.count`): a negative token count is 0; a cost that is negative,
+not a number or above :data:`MAX_COST` is as good as missing, so it is priced from the
+tables (``computed_costs``); a token count of :data:`TOO_MANY_TOKENS` or more skips the
+line (it would overflow the cost arithmetic into ``inf``).
+
 The state is mergeable (:meth:`Analyzer.state` / :meth:`Analyzer.merge`): the
 parallel reader (:mod:`._parallel`) runs one analyzer per byte range of a large file
 and merges them; traces still open in a worker, or first seen at the start of its
@@ -34,6 +46,7 @@ from .._usage import count, normalize_usage
 from ._format import rnd
 from ._prices import Prices, usage_cost
 from ._quantiles import Quantiles
+from ._read import RawLines
 from ._timeline import Timeline
 from ._waste import (C_COST, C_FAILED, C_FP, C_ID, C_MISS, C_MODEL, C_OVERKILL, C_PT, C_RMODEL, C_SEQ,
                      C_START, C_TIMED, MISSED_CACHE_MIN_TOKENS, OVERKILL_RATIO, RETRY_MIN_CALLS,
@@ -45,8 +58,41 @@ try:  # optional speed-up; never a dependency
     _orjson_loads: Callable[[Any], Any] | None = _orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
-# json.loads minus its per-call overhead: the C scanner, on a str, from index 0.
-_scan_once = json.JSONDecoder().scan_once
+
+
+class _NotFinite(ValueError):
+    """A NaN / Infinity literal, or a number out of double range: not JSON (orjson refuses it)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise _NotFinite(text)
+    return x
+
+
+def _finite_int(text: str) -> int:
+    n = int(text)
+    if not -_MAX_DOUBLE_INT < n < _MAX_DOUBLE_INT:
+        raise _NotFinite(text)
+    return n
+
+
+_MAX_DOUBLE_INT = 2 ** 1024       # orjson reads an integer past 64 bits as a float: none is this large
+# json.loads minus its per-call overhead: the C scanner, on a str, from index 0. ``parse_constant``
+# is called for NaN / Infinity / -Infinity only: refusing them costs normal lines nothing.
+_scan_once = json.JSONDecoder(parse_constant=_no_constant).scan_once
+# The second try for a line the fast parser refused (leading spaces, or a real error): as strict
+# as orjson about numbers, so both parsers skip the same lines with the same words.
+_strict_loads = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float,
+                                 parse_int=_finite_int).decode
+NOT_FINITE = "a number is NaN, infinite or too large"
+MAX_COST = 1e12           # USD for one call; more is a corrupt value (and sums of such could overflow)
+TOO_MANY_TOKENS = 2 ** 62  # a token count this large is corrupt (and would overflow the cost arithmetic)
 
 IDLE_EVENTS = 20_000
 IDLE_SECONDS = 600.0
@@ -76,6 +122,16 @@ class Options:
     overkill_ratio: float = OVERKILL_RATIO
 
 
+_MIN_TS, _MAX_TS = -62135596800.0, 253402300800.0     # years 1 to 9999: what format_ts can write
+
+
+def _parse_ts(s: Any) -> float | None:
+    """parse_ts, with a time no date can show (``1e300``, ``"nan"``) read as unreadable:
+    the event counts as untimed instead of failing the report where the time is printed."""
+    t = parse_ts(s)
+    return t if t is not None and _MIN_TS <= t < _MAX_TS else None
+
+
 def _ts_parser() -> Callable[[Any], float | None]:
     """Fast path for the canonical ``YYYY-MM-DDTHH:MM:SS.mmmZ``; anything else via parse_ts."""
     cache: dict[str, float] = {}
@@ -86,15 +142,15 @@ def _ts_parser() -> Callable[[Any], float | None]:
             if base is None:
                 base = parse_ts(s[:16] + ":00Z")
                 if base is None:
-                    return parse_ts(s)
+                    return _parse_ts(s)
                 if len(cache) > 200_000:
                     cache.clear()
                 cache[s[:16]] = base
             try:
                 return base + float(s[17:23])
             except ValueError:
-                return parse_ts(s)
-        return parse_ts(s)
+                return _parse_ts(s)
+        return _parse_ts(s)
     return parse
 
 
@@ -111,6 +167,64 @@ def _key_text(v: Any) -> str:
         return json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return str(v)
+
+
+def _parse_again(raw: Any) -> tuple[Any, str | None]:
+    """A line the fast parser refused: ``(value, None)``, or ``(None, what is wrong)``."""
+    try:
+        text = raw if type(raw) is str else bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    try:
+        return _strict_loads(text), None
+    except _NotFinite:
+        return None, NOT_FINITE
+    except (ValueError, RecursionError):
+        return None, "not valid JSON"
+
+
+def _logged_cost(v: Any) -> float | None:
+    """A logged ``cost`` that is not a plain float in ``[0, MAX_COST]``: the amount to use,
+    or None when it must come from the price tables (missing, not a number, negative or
+    absurd: all as good as missing). A number that is not finite raises :class:`_NotFinite`:
+    NaN and ±inf only get here from the json fallback reading ``1e400`` or from dict
+    sources, and orjson skips such a line, so it is skipped."""
+    t = type(v)
+    if t is float or t is int:
+        try:
+            x = float(v)
+        except OverflowError:
+            raise _NotFinite(str(v)) from None
+        if not math.isfinite(x):
+            raise _NotFinite(str(v))
+    elif v is None or t is bool:
+        return None
+    else:
+        try:
+            x = float(v)                   # a number in a string
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return x if 0.0 <= x <= MAX_COST else None
+
+
+def _tokens(v: Any) -> int:
+    """:func:`count` (negative or unreadable: 0) for a token count that is not a plain
+    non-negative int. A float that is not finite (see :func:`_logged_cost`) or is
+    :data:`TOO_MANY_TOKENS` or more raises :class:`_NotFinite`: the line is skipped."""
+    if type(v) is float and not (-TOO_MANY_TOKENS < v < TOO_MANY_TOKENS):      # (NaN fails it too)
+        raise _NotFinite(str(v))
+    return count(v)
+
+
+def _not_finite_in(obj: Any, depth: int = 0) -> bool:
+    """Whether a usage block holds a float that is not finite (nested details and lists included)."""
+    for v in (obj.values() if type(obj) is dict else obj):
+        if type(v) is float:
+            if not math.isfinite(v):
+                return True
+        elif (type(v) is dict or type(v) is list) and depth < 4 and _not_finite_in(v, depth + 1):
+            return True
+    return False
 
 
 class Analyzer:
@@ -146,7 +260,8 @@ class Analyzer:
         self.other_events = 0
         self.filtered_out = 0
         self.computed_costs = 0
-        self.warnings: list[tuple[str, int, str]] = []   # (label, line, message) when no warn callback
+        # (label, line, message, is a skipped line) when there is no warn callback
+        self.warnings: list[tuple[str, int, str, bool]] = []
         self.warned = 0
         self.lines = 0
         self._seq = 0
@@ -162,7 +277,14 @@ class Analyzer:
             if self.warn is not None:
                 self.warn(f"{label}:{lineno}: {what}; skipped")
             else:
-                self.warnings.append((label, lineno, what))
+                self.warnings.append((label, lineno, what, True))
+
+    def _stopped(self, label: str, lineno: int, what: str) -> None:
+        """Reading a source broke off at ``lineno`` (one warning per source, never capped)."""
+        if self.warn is not None:
+            self.warn(f"{label}:{lineno}: {what}")
+        else:
+            self.warnings.append((label, lineno, what, False))
 
     def consume(self, label: str, lines: Iterable[tuple[int, Any]]) -> None:
         """Read ``(line_number, raw_json_or_dict)`` pairs from one source."""
@@ -202,6 +324,7 @@ class Analyzer:
         # totals as locals (written back at the end): calls, errors, cost, tokens by kind
         t_calls, t_errors, t_cost, t_pt, t_ct, t_cached, t_cw, t_rt, t_tt = tot
 
+        lineno = 0
         for lineno, raw in lines:
             n_read += 1
             if n_read % sweep_every == 0:
@@ -227,10 +350,9 @@ class Analyzer:
                 except (ValueError, StopIteration, RecursionError):
                     if not raw.strip():
                         continue
-                    try:                       # leading spaces, or a real error
-                        d = json.loads(raw)
-                    except (ValueError, RecursionError):
-                        self._bad_line(label, lineno, "not valid JSON")
+                    d, what = _parse_again(raw)     # leading spaces, or a real error
+                    if what is not None:
+                        self._bad_line(label, lineno, what)
                         continue
                 if type(d) is not dict:
                     self._bad_line(label, lineno, "not a JSON object")
@@ -289,56 +411,78 @@ class Analyzer:
 
             # -- usage (OpenAI names; other shapes through normalize_usage)
             u = d.get("usage")
-            if type(u) is dict and ("prompt_tokens" in u or "completion_tokens" in u) and \
-                    "prompt_tokens_details" not in u and "completion_tokens_details" not in u:
-                pt = u.get("prompt_tokens", 0)
-                if type(pt) is not int:
-                    pt = count(pt)
-                ct = u.get("completion_tokens", 0)
-                if type(ct) is not int:
-                    ct = count(ct)
-                cached = u.get("cached_tokens", 0)
-                if type(cached) is not int:
-                    cached = count(cached)
-                cw = u.get("cache_write_tokens", 0)
-                if type(cw) is not int:
-                    cw = count(cw)
-                cw1h = u.get("cache_write_1h_tokens", 0)
-                if type(cw1h) is not int:
-                    cw1h = count(cw1h)
-                rt = u.get("reasoning_tokens", 0)
-                if type(rt) is not int:
-                    rt = count(rt)
-                tt = u.get("total_tokens", 0)
-                if type(tt) is not int:
-                    tt = count(tt)
-                if tt < pt + ct:
-                    tt = pt + ct
-            else:
-                nu = normalize_usage(u if type(u) is dict else {
-                    "prompt_tokens": d.get("prompt_tokens") or d.get("promptTokens") or d.get("input_tokens"),
-                    "completion_tokens": d.get("completion_tokens") or d.get("completionTokens")
-                    or d.get("output_tokens")})
-                pt, ct, cached = nu["prompt_tokens"], nu["completion_tokens"], nu["cached_tokens"]
-                cw, cw1h, rt = nu["cache_write_tokens"], nu.get("cache_write_1h_tokens", 0), nu["reasoning_tokens"]
-                tt = nu["total_tokens"]
+            try:
+                if type(u) is dict and ("prompt_tokens" in u or "completion_tokens" in u) and \
+                        "prompt_tokens_details" not in u and "completion_tokens_details" not in u:
+                    pt = u.get("prompt_tokens", 0)
+                    if type(pt) is not int or pt < 0:
+                        pt = _tokens(pt)
+                    ct = u.get("completion_tokens", 0)
+                    if type(ct) is not int or ct < 0:
+                        ct = _tokens(ct)
+                    cached = u.get("cached_tokens", 0)
+                    if type(cached) is not int or cached < 0:
+                        cached = _tokens(cached)
+                    cw = u.get("cache_write_tokens", 0)
+                    if type(cw) is not int or cw < 0:
+                        cw = _tokens(cw)
+                    cw1h = u.get("cache_write_1h_tokens", 0)
+                    if type(cw1h) is not int or cw1h < 0:
+                        cw1h = _tokens(cw1h)
+                    rt = u.get("reasoning_tokens", 0)
+                    if type(rt) is not int or rt < 0:
+                        rt = _tokens(rt)
+                    tt = u.get("total_tokens", 0)
+                    if type(tt) is not int:
+                        tt = _tokens(tt)
+                    if tt < pt + ct:           # (a negative total too)
+                        tt = pt + ct
+                else:
+                    if type(u) is not dict:
+                        u = {"prompt_tokens": d.get("prompt_tokens") or d.get("promptTokens") or d.get("input_tokens"),
+                             "completion_tokens": d.get("completion_tokens") or d.get("completionTokens")
+                             or d.get("output_tokens")}
+                    if _not_finite_in(u):      # count() would read it as 0: skipped, as in the fast path
+                        raise _NotFinite("usage")
+                    nu = normalize_usage(u)
+                    pt, ct, cached = nu["prompt_tokens"], nu["completion_tokens"], nu["cached_tokens"]
+                    cw, cw1h, rt = nu["cache_write_tokens"], nu.get("cache_write_1h_tokens", 0), nu["reasoning_tokens"]
+                    tt = nu["total_tokens"]
+                if tt >= TOO_MANY_TOKENS:      # tt >= pt + ct: one test bounds both
+                    raise _NotFinite(str(tt))
+            except _NotFinite:
+                self._bad_line(label, lineno, NOT_FINITE)
+                continue
 
             # -- cost: as logged, or from the tables (always with --reprice)
             if reprice:
                 cost = info.cost(pt, ct, cached, cw, cw1h)
             else:
                 cost = d.get("cost")
-                tc = type(cost)
-                if tc is not float and tc is not int:
+                if type(cost) is not float or not 0.0 <= cost <= MAX_COST:     # (NaN fails both)
                     try:
-                        if cost is None or tc is bool:
-                            raise TypeError
-                        cost = float(cost)
-                        if cost != cost or cost in (math.inf, -math.inf):
-                            raise ValueError
-                    except (TypeError, ValueError):
+                        cost = _logged_cost(cost)
+                    except _NotFinite:
+                        self._bad_line(label, lineno, NOT_FINITE)
+                        continue
+                    if cost is None:
                         cost = info.cost(pt, ct, cached, cw, cw1h)
                         computed += 1
+
+            # latency: read before the totals, so a line with an infinite one can still be skipped
+            lm = d.get("latency_ms")
+            if type(lm) is not int:
+                if type(lm) is float:
+                    if lm - lm:                # NaN or ±inf (see _logged_cost): 0.0 for any other float
+                        self._bad_line(label, lineno, NOT_FINITE)
+                        continue
+                else:
+                    lm = None
+                    et = d.get("endTime")
+                    if et is not None and start is not None:
+                        end_t = ts(et)
+                        if end_t is not None and end_t >= start:
+                            lm = (end_t - start) * 1000.0
 
             s_ = d.get("status")
             l_ = d.get("level")
@@ -405,14 +549,6 @@ class Analyzer:
                     row[3] += tt
 
             # -- latency (buffered per model; folded into the percentile structures at each sweep)
-            lm = d.get("latency_ms")
-            if type(lm) is not int and type(lm) is not float:
-                lm = None
-                et = d.get("endTime")
-                if et is not None and start is not None:
-                    end_t = ts(et)
-                    if end_t is not None and end_t >= start:
-                        lm = (end_t - start) * 1000.0
             if lm is not None and lm >= 0:
                 pl = pending.get(mkey)
                 if pl is None:
@@ -487,6 +623,8 @@ class Analyzer:
 
         self.first, self.last, self.watermark = first, last, watermark
         tot[:] = [t_calls, t_errors, t_cost, t_pt, t_ct, t_cached, t_cw, t_rt, t_tt]
+        if type(lines) is RawLines and lines.stopped:      # the source broke off: say where
+            self._stopped(label, lineno + 1, lines.stopped)
         self.lines = n_read
         self.other_events += other
         self.filtered_out += filtered

@@ -93,17 +93,20 @@ def consume_parallel(parent: Analyzer, src: Source, processes: int, chunk_base: 
 
 
 def _replay_warnings(parent: Analyzer, state: dict, line_offset: int) -> None:
-    warnings: list[tuple[str, int, str]] = state.pop("warnings")
+    warnings: list[tuple[str, int, str, bool]] = state.pop("warnings")
     # The worker counted every bad line in ``skipped``; the parent only prints the first ones.
+    # A range that broke off (a read error) says so once, whatever the count.
     state["warned"] = 0
-    for label, lineno, what in warnings:
-        if parent.warned < MAX_WARNINGS:
+    for label, lineno, what, skipped_line in warnings:
+        if not skipped_line:
+            parent._stopped(label, lineno + line_offset, what)
+        elif parent.warned < MAX_WARNINGS:
             parent.warned += 1
             msg = f"{label}:{lineno + line_offset}: {what}; skipped"
             if parent.warn is not None:
                 parent.warn(msg)
             else:
-                parent.warnings.append((label, lineno + line_offset, what))
+                parent.warnings.append((label, lineno + line_offset, what, True))
 
 
 __all__ = ["consume_parallel", "worth_parallel", "cpu_count", "PARALLEL_MIN_BYTES"]

@@ -1,10 +1,15 @@
 """Where events come from: JSONL files (plain or ``.gz``), globs, standard input, SQLite.
 
 :func:`resolve_sources` checks every input before anything is read, so a typo fails
-at once with one :class:`InputError` sentence instead of half a report.
-:func:`iter_raw` then yields ``(line_number, raw_line)`` pairs; the analyzer parses
+at once with one :class:`InputError` sentence instead of half a report. That check
+refuses only files that are clearly not an event log (see :func:`_check_text`): a bad
+line in a good log is the analyzer's business, which warns with its line number and
+skips it wherever it is in the file.
+:func:`iter_raw` then gives the ``(line_number, raw_line)`` pairs; the analyzer parses
 them (parsing is the hot loop, so it stays in one place). Files are read in binary
-mode line by line: memory does not grow with the file.
+mode line by line: memory does not grow with the file. A file that breaks off while
+it is read (a truncated or corrupt ``.gz``, a read error) ends the lines early and
+says why in :attr:`RawLines.stopped`; the analyzer warns and reports what was read.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import codecs
 import glob
 import gzip
+import json
 import os
 import sqlite3
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from .._sinks import SinkError, sqlite_path
 from ._errors import InputError
@@ -90,24 +98,49 @@ def _file_source(path: str, label: str) -> Source:
     kind = "file"
     if head[:2] == b"\x1f\x8b":
         kind = "gzip"
-        try:
-            with gzip.open(path, "rb") as g:
-                head = g.read(_SNIFF)
-        except (OSError, EOFError) as e:
-            raise InputError(f"{label!r} looks gzip-compressed but cannot be decompressed ({e}); "
-                             "give an intact .gz file or the plain JSONL file") from None
+        head = _gunzip_head(head, label)
     _check_text(head, label)
     return Source(kind, path, label)
 
 
+def _gunzip_head(raw: bytes, label: str) -> bytes:
+    """The start of a gzip file's text, for :func:`_check_text`. Data that breaks off early
+    (a truncated or damaged file) gives what came before the break, as the reader does;
+    only a file of which nothing at all decompresses is refused here."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = b""
+    try:
+        for i in range(0, len(raw), 4096):     # in steps: a break keeps what came before it
+            out += d.decompress(raw[i:i + 4096], _SNIFF - len(out))
+            if d.eof or len(out) >= _SNIFF:
+                break
+    except zlib.error as e:
+        if not out:
+            raise InputError(f"{label!r} looks gzip-compressed but cannot be decompressed ({e}); "
+                             "give an intact .gz file or the plain JSONL file") from None
+    if not out and not d.eof:
+        raise InputError(f"{label!r} looks gzip-compressed but ends before any of its data; give an "
+                         "intact .gz file or the plain JSONL file")
+    return out
+
+
 def _check_text(head: bytes, label: str) -> None:
-    """Refuse binary files up front: a NUL byte or bytes that are not UTF-8."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """Refuse, up front, a file that is clearly not a JSONL event log: UTF-16 text, a SQLite
+    database, or a head (the first 64 KiB) in which no line is a JSON object and that holds
+    NUL bytes (binary: an image, an archive, compressed data) or bytes that are not UTF-8.
+
+    A head with at least one JSON-object line is a log, whatever else it holds: its bad
+    lines (Latin-1 text, a run of NUL bytes left by a crash) are warned about with their
+    line numbers and skipped by the analyzer, as they are further on in the file and on
+    standard input. ``tokentrail log --output`` asks the same question before appending."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(head):
         raise InputError(f"{label!r} is UTF-16 text, not UTF-8 JSONL; convert it first "
                          "(e.g. `iconv -f UTF-16 -t UTF-8`)")
     if head.startswith(b"SQLite format 3\x00"):
         raise InputError(f"{label!r} is a SQLite database, not a JSONL file; write it as "
                          f"sqlite:///{label}")
+    if _has_json_line(head):
+        return
     if b"\x00" in head:
         raise InputError(f"{label!r} is a binary file, not JSONL text; give the .jsonl file tokentrail "
                          "wrote (one JSON object per line)")
@@ -116,6 +149,33 @@ def _check_text(head: bytes, label: str) -> None:
     except UnicodeDecodeError:
         raise InputError(f"{label!r} is not UTF-8 text, so it is not a JSONL event log; give the .jsonl "
                          "file tokentrail wrote") from None
+
+
+def _has_json_line(head: bytes) -> bool:
+    """Whether a complete line of ``head`` is a JSON object (the first one found ends the search)."""
+    lines = head.split(b"\n")
+    lines.pop()          # after the last newline: empty, or a line the 64 KiB cut short
+    for i, line in enumerate(lines):
+        if i == 0 and line.startswith(codecs.BOM_UTF8):
+            line = line[3:]
+        line = line.strip()
+        if line[:1] == b"{":
+            try:
+                if type(json.loads(line.decode("utf-8"))) is dict:
+                    return True
+            except (ValueError, RecursionError):     # UnicodeDecodeError is a ValueError
+                pass
+    return False
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    """JSON text in UTF-16 has a NUL beside every ASCII character: in every other byte."""
+    sample = head[:512]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    return (odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even)) or \
+        (even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd))
 
 
 def _sqlite_source(spec: str) -> Source:
@@ -155,9 +215,11 @@ def _postgres_source(spec: str) -> Source:
 
 
 def open_sqlite(path: str, label: str) -> sqlite3.Connection:
-    """Open a tokentrail database read-only; InputError unless it has an ``events`` table."""
+    """Open a tokentrail database read-only; InputError unless it has an ``events`` table.
+    The path goes into a ``file:`` URI, so it is percent-encoded: a ``#``, ``?`` or ``%`` in
+    a file name would otherwise end the path early (and drop ``mode=ro``)."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
         row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='events'").fetchone()
     except sqlite3.DatabaseError as e:
         raise InputError(f"{label!r} cannot be read as a SQLite database ({e}); give a database written "
@@ -169,23 +231,52 @@ def open_sqlite(path: str, label: str) -> sqlite3.Connection:
     return conn
 
 
+class RawLines:
+    """The ``(line_number, raw_json)`` pairs of one source; iterate once.
+
+    A file that breaks off while it is read — a truncated ``.gz`` (``EOFError``), a
+    corrupt one (CRC or deflate errors), a read error — ends the iteration instead of
+    raising, and :attr:`stopped` then says what happened: everything before the break is
+    analysed and the analyzer warns once, naming the line where reading stopped. (An
+    exception would lose the lines already read; a wrapping generator would cost every
+    line a frame switch: iterating goes straight to the inner generator.)"""
+
+    __slots__ = ("_lines", "stopped")
+
+    def __init__(self) -> None:
+        self._lines: Iterator[tuple[int, bytes | str]] = iter(())
+        self.stopped: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes | str]]:
+        return self._lines
+
+
 def iter_raw(src: Source, *, namespace: str | None = None, trace_id: str | None = None,
-             start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes | str]]:
-    """Yield ``(line_number, raw_json)``; for files, only the byte range ``[start, end)``
-    (``start`` must be at a line start; line numbers then count from that point)."""
+             start: int = 0, end: int | None = None) -> RawLines:
+    """The ``(line_number, raw_json)`` pairs of ``src``; for files, only the byte range
+    ``[start, end)`` (``start`` must be at a line start; line numbers then count from that point)."""
+    out = RawLines()
     if src.kind == "sqlite":
-        yield from _iter_sqlite(src, namespace, trace_id)
-        return
-    if src.kind == "postgres":
-        from ..sinks.postgres import pg_iter_events
-        try:
-            yield from pg_iter_events(src.path, namespace=namespace, trace_id=trace_id, raw=True)
-        except Exception as e:
-            if isinstance(e, InputError):
-                raise
-            raise InputError(f"{src.label!r} cannot be read ({type(e).__name__}: {str(e).strip()}); check the "
-                             "URL and that the server is running") from None
-        return
+        out._lines = _iter_sqlite(src, namespace, trace_id)
+    elif src.kind == "postgres":
+        out._lines = _iter_postgres(src, namespace, trace_id)
+    else:
+        out._lines = _iter_file(src, start, end, out)
+    return out
+
+
+def _iter_postgres(src: Source, namespace: str | None, trace_id: str | None) -> Iterator[tuple[int, Any]]:
+    from ..sinks.postgres import pg_iter_events
+    try:
+        yield from pg_iter_events(src.path, namespace=namespace, trace_id=trace_id, raw=True)
+    except Exception as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{src.label!r} cannot be read ({type(e).__name__}: {str(e).strip()}); check the "
+                         "URL and that the server is running") from None
+
+
+def _iter_file(src: Source, start: int, end: int | None, out: RawLines) -> Iterator[tuple[int, bytes]]:
     if src.kind == "stdin":
         f: Any = sys.stdin.buffer
         close = False
@@ -212,9 +303,25 @@ def iter_raw(src: Source, *, namespace: str | None = None, trace_id: str | None 
                 break
             yield n, line
             left -= len(line)
+    except (EOFError, OSError, zlib.error) as e:
+        out.stopped = _why_stopped(src, e)
     finally:
         if close:
             f.close()
+
+
+def _why_stopped(src: Source, e: BaseException) -> str:
+    """What the warning says after ``label:line:`` when reading breaks off at that line."""
+    if src.kind == "gzip":
+        if isinstance(e, EOFError):      # "Compressed file ended before the end-of-stream marker was reached"
+            text = str(e)
+            return (f"the gzip file is cut short here ({text[:1].lower() + text[1:]}); the report covers "
+                    "the lines before it — copy the whole file again to read the rest")
+        return (f"the gzip data is corrupt here ({e}); the report covers the lines before it, which "
+                "may be damaged too — restore the file from a good copy")
+    what = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+    return (f"reading stopped here ({what}); the report covers the lines before it — check the "
+            "file and run the report again")
 
 
 def _iter_sqlite(src: Source, namespace: str | None, trace_id: str | None) -> Iterator[tuple[int, str]]:
@@ -259,4 +366,4 @@ def split_file(path: str, parts: int) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
 
 
-__all__ = ["Source", "resolve_sources", "iter_raw", "split_file", "open_sqlite", "DEFAULT_SOURCE"]
+__all__ = ["Source", "RawLines", "resolve_sources", "iter_raw", "split_file", "open_sqlite", "DEFAULT_SOURCE"]
