@@ -125,6 +125,20 @@ def test_reprice_matches_the_recorder(jsonl, events):
                                                                                   rel=1e-9)
 
 
+def test_reprice_of_calls_served_at_a_service_tier_or_region(jsonl):
+    """--reprice prices a call at the tier and region it was served at, as the recorder did
+    (gpt-5.5 flex: 2.5 / 0.25 cached / 15 per 1M; claude-opus-4-8 fast 10 / 50, us x1.1)."""
+    events = [call(trace="a", model="gpt-5.5", pt=2048, ct=612, cached=1792, cost=1.0, service_tier="flex"),
+              call(trace="b", model="claude-opus-4-8", pt=1000, ct=100, cost=1.0, service_tier="fast",
+                   inference_geo="us"),
+              call(trace="c", model="gpt-5.5", pt=2048, ct=612, cost=1.0)]
+    r = build_report([jsonl(events)], reprice=True, by=["trace"])
+    by_trace = {row["key"]: row["cost"] for row in r["by"]["trace"]}
+    assert by_trace["a"] == pytest.approx((256 * 2.5 + 1792 * 0.25 + 612 * 15) / 1e6, rel=1e-9)
+    assert by_trace["b"] == pytest.approx((1000 * 10 + 100 * 50) * 1.1 / 1e6, rel=1e-9)
+    assert by_trace["c"] == pytest.approx((2048 * 5 + 612 * 30) / 1e6, rel=1e-9)        # standard
+
+
 def test_broken_pricing_file_is_an_input_error(mixed, tmp_path):
     _, path = mixed
     bad = tmp_path / "bad.yaml"

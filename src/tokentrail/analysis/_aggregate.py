@@ -183,6 +183,16 @@ def _parse_again(raw: Any) -> tuple[Any, str | None]:
         return None, "not valid JSON"
 
 
+def _tier_cost(table: Any, model: str, d: dict, pt: int, ct: int, cached: int, cw: int, cw1h: int) -> float:
+    """``--reprice`` of an event the provider served at a service tier or in a region (its
+    ``service_tier`` / ``inference_geo``): at that tier's rates, as the recorder priced it."""
+    tier, geo = d.get("service_tier"), d.get("inference_geo")
+    usage = {"prompt_tokens": pt, "completion_tokens": ct, "cached_tokens": cached, "cache_write_tokens": cw,
+             "cache_write_1h_tokens": cw1h}
+    return table.cost(model, usage, tier=tier.lower() if isinstance(tier, str) else None,
+                      geo=geo.lower() if isinstance(geo, str) else None).total_usd
+
+
 def _logged_cost(v: Any) -> float | None:
     """A logged ``cost`` that is not a plain float in ``[0, MAX_COST]``: the amount to use,
     or None when it must come from the price tables (missing, not a number, negative or
@@ -456,7 +466,10 @@ class Analyzer:
 
             # -- cost: as logged, or from the tables (always with --reprice)
             if reprice:
-                cost = info.cost(pt, ct, cached, cw, cw1h)
+                if "service_tier" in d or "inference_geo" in d:    # rare: priced exactly, at its tier
+                    cost = _tier_cost(prices.table, info.model, d, pt, ct, cached, cw, cw1h)
+                else:
+                    cost = info.cost(pt, ct, cached, cw, cw1h)
             else:
                 cost = d.get("cost")
                 if type(cost) is not float or not 0.0 <= cost <= MAX_COST:     # (NaN fails both)
