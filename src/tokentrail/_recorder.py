@@ -21,7 +21,7 @@ from ._content import CONTENT_PARAMS, flatten_messages, jsonable, pick_params
 from ._ids import new_event_id, new_id
 from ._time import format_ts, parse_ts
 from ._trace import BudgetExceeded, check_budgets, classify_attempt, current_trace, record_outcome
-from ._usage import count, normalize_usage
+from ._usage import count, normalize_usage, served_at
 from ._writer import WRITER
 
 logger = logging.getLogger("tokentrail")
@@ -189,6 +189,7 @@ class Call:
     def _price(self) -> None:
         if self.norm_usage is None:
             self.norm_usage = normalize_usage(self.usage, self.provider)
+            self.service_tier, self.inference_geo = served_at(self.usage, self.provider, self.service_tier)
             self.cost = price(self.model or self.request_model or "", self.norm_usage, self.batch, self.service_tier,
                               self.inference_geo)
 
@@ -298,7 +299,7 @@ def price(model: str, usage: dict, batch: bool, tier: str | None, geo: str | Non
 def pricing_tier(cost: Any) -> str | None:
     """An event's ``pricing_tier``: the rates a call was priced at when not the standard
     ones ("flex", "priority", "fast"... and/or "long_context", joined by "+")."""
-    tier = getattr(cost, "tier", None)
+    tier = cost.tier
     if cost.long_context:
         return f"{tier}+long_context" if tier else "long_context"
     return tier
@@ -371,7 +372,7 @@ def start_call(provider: str, name: str, *, type: str = "generation", request_mo
         c.capture, c.base_metadata, c.default_namespace, c.captured = ctx
         tr = None
     c.model = c.usage = c.response_text = c.finish_reason = c.first_token_perf = None
-    c.service_tier = c.inference_geo = None
+    c.service_tier = c.inference_geo = None     # what the reader kept; resolved by _price
     c.stream = c.partial = False
     c.extra = c.err = c.norm_usage = c.cost = None
     c.count_cost = True

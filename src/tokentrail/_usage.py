@@ -57,12 +57,14 @@ def tier_of(value: Any) -> str | None:
     return None if v in _STANDARD_TIERS else v
 
 
-def anthropic_tier(usage: Any) -> tuple[str | None, str | None]:
-    """(tier, region) an Anthropic usage block reports: ``speed`` "fast" (fast mode), else its
-    ``service_tier`` when not standard ("priority", "batch"); ``inference_geo`` lower case
-    when not "global" (US-only inference is billed at a premium on newer models)."""
-    if usage is None:
-        return None, None
+def served_at(usage: Any, provider: str | None, service_tier: Any) -> tuple[str | None, str | None]:
+    """(tier, region) a call was served at, worked out on the writer from what its reader
+    kept: OpenAI's response-level ``service_tier``; for Anthropic, its usage block's
+    ``speed`` "fast" (fast mode), else ``service_tier`` when not standard ("priority",
+    "batch"), and ``inference_geo`` when not "global" (US-only inference is billed at a
+    premium on newer models)."""
+    if provider != "anthropic" or usage is None:
+        return tier_of(service_tier), None
     g = fields_of(usage).get
     geo = g("inference_geo")
     geo = geo.lower() if type(geo) is str and geo and geo.lower() != "global" else None

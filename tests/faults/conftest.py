@@ -241,3 +241,16 @@ def record(i: int = 0, *, sink: Any = None, prompt: str | None = None, model: st
     c.finish_reason = "stop"
     c.finish()
     return c
+
+
+class CountingEvent(threading.Event):
+    """A writer's wake-up event that counts its waits (``waits``): a writer that spins or
+    keeps waking up shows in the count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout=None):
+        self.waits += 1
+        return super().wait(timeout)

@@ -16,8 +16,8 @@ import pytest
 import tokentrail
 from tokentrail._recorder import start_call
 
-from .conftest import (assert_no_credentials, anthropic_client, attach_or_skip, openai_client, read_jsonl,
-                       record)
+from .conftest import (CountingEvent, assert_no_credentials, anthropic_client, attach_or_skip, openai_client,
+                       read_jsonl, record)
 
 MESSAGES = [{"role": "user", "content": "How does prompt caching work?"}]
 
@@ -182,13 +182,6 @@ def test_an_idle_writer_sleeps_even_when_woken_with_nothing_to_do():
     go back to sleep, not spin holding the GIL until the application's next call."""
     from tokentrail import _writer
 
-    class CountingEvent(threading.Event):
-        waits = 0
-
-        def wait(self, timeout=None):
-            CountingEvent.waits += 1
-            return super().wait(timeout)
-
     got: list[dict] = []
     w = _writer.Writer()
     w._wake = CountingEvent()
@@ -196,9 +189,9 @@ def test_an_idle_writer_sleeps_even_when_woken_with_nothing_to_do():
         w.put(got.append, {"n": 1})
         assert w.flush(timeout=10) and got == [{"n": 1}]
         w._wake.set()                    # a wake-up that finds nothing queued
-        before = CountingEvent.waits
+        before = w._wake.waits
         threading.Event().wait(0.3)
-        assert CountingEvent.waits - before <= 2, "the writer thread spun on an empty queue"
+        assert w._wake.waits - before <= 2, "the writer thread spun on an empty queue"
         w.put(got.append, {"n": 2})      # and it still wakes for real work
         assert w.flush(timeout=10) and got == [{"n": 1}, {"n": 2}]
     finally:

@@ -18,7 +18,7 @@ import tokentrail
 from tokentrail import _config, _writer
 from tokentrail._sinks import JsonlSink, SqliteSink
 
-from .conftest import Gate, read_jsonl, record
+from .conftest import CountingEvent, Gate, read_jsonl, record
 
 
 def tt_errors(caplog) -> list[logging.LogRecord]:
@@ -296,13 +296,6 @@ def test_a_writer_that_just_wrote_lingers_for_more_then_sleeps():
     waits for the writer to take it); a linger that finds nothing puts it to sleep, and
     an idle application's writer stays asleep until the next event wakes it."""
 
-    class CountingEvent(threading.Event):
-        waits = 0
-
-        def wait(self, timeout=None):
-            CountingEvent.waits += 1
-            return super().wait(timeout)
-
     got: list[dict] = []
     w = _writer.Writer()
     w.linger = 0.5
@@ -323,9 +316,9 @@ def test_a_writer_that_just_wrote_lingers_for_more_then_sleeps():
         while not w._idle and time.monotonic() < deadline:
             time.sleep(0.005)
         assert w._idle                       # a linger with nothing: asleep
-        before = CountingEvent.waits
+        before = w._wake.waits
         threading.Event().wait(1.0)
-        assert CountingEvent.waits == before, "an idle writer kept waking up"
+        assert w._wake.waits == before, "an idle writer kept waking up"
         w.put(got.append, {"n": 3})          # and the next event wakes it
         assert w.flush(timeout=10) and woken == [1, 1] and got[-1] == {"n": 3}
     finally:

@@ -28,14 +28,14 @@ from typing import Any, Callable
 
 import wrapt
 
-from .. import _config, _hooks
+from .. import _hooks
 from .._config import SETTINGS
 from .._content import _SKIP, CONTENT_PARAMS, PARAM_KEYS, _param_kind, _param_kinds, flatten_messages, jsonable
 from .._fields import _is_pydantic2
 from .._fields import field as get
 from .._ids import new_event_id, new_id
 from .._time import format_ts
-from .._usage import normalize_usage
+from .._usage import normalize_usage, served_at
 from .. import _recorder
 from .._recorder import Call, event_io, start_call
 from .._trace import BudgetExceeded, current_trace
@@ -489,8 +489,7 @@ class Deferred:
 
     __slots__ = ("st", "body", "ctx", "start_wall", "start_perf", "end_perf", "reader", "model",
                  "usage", "finish_reason", "response_text", "read_error",
-                 "method", "url", "headers", "post_parser", "qualifiers", "helper", "service_tier",
-                 "inference_geo")
+                 "method", "url", "headers", "post_parser", "qualifiers", "helper", "service_tier")
 
     # What a plain call always is (to_event reads them); a DeferredStream has slots for them.
     stream = False
@@ -521,7 +520,7 @@ class Deferred:
         request_model = request_model or ""
         model = self.model or request_model
         usage = normalize_usage(self.usage, provider)
-        service_tier, geo = self.service_tier, self.inference_geo
+        service_tier, geo = served_at(self.usage, provider, self.service_tier)
         cost = _recorder.price(model, usage, False, service_tier, geo)
         start = self.start_wall
         elapsed = self.end_perf - self.start_perf
@@ -714,8 +713,7 @@ def defer(st: AttachState, client: Any, args: tuple, kwargs: dict) -> Deferred |
             d.reader, d.new_stream = None, new_stream
             d.done = d.partial = d.injected = d.asked = False
             d.err = d.first_token_perf = d.model = d.usage = d.finish_reason = d.response_text = None
-            d.service_tier = d.inference_geo = None
-            d.read_error = None
+            d.service_tier = d.read_error = None
         else:
             reader = adapter.DEFER_PATHS.get(url)
             if reader is None:
@@ -785,8 +783,7 @@ def _deferred_returned(d: Deferred, client: Any, args: tuple, kwargs: dict, resu
                                           and not _is_stream(result))
         if plain:
             d.end_perf = end
-            d.model = d.usage = d.finish_reason = d.response_text = d.read_error = None
-            d.service_tier = d.inference_geo = None
+            d.model = d.usage = d.finish_reason = d.response_text = d.read_error = d.service_tier = None
             try:
                 d.reader(d, result)
             except Exception as e:

@@ -24,7 +24,6 @@ from .._config import SETTINGS
 from .._content import pick_params
 from .._fields import data_fields, fields_of
 from .._recorder import Call
-from .._usage import anthropic_tier
 from . import _core
 from ._core import Endpoint, first_token, given
 
@@ -128,8 +127,7 @@ def endpoint(name: str, body: Mapping) -> Endpoint:
 def read_message(call: Call, obj: Any) -> None:
     g = fields_of(obj).get
     call.model = g("model") or call.model
-    call.usage = usage = g("usage")
-    call.service_tier, call.inference_geo = anthropic_tier(usage)
+    call.usage = g("usage")             # its speed / service_tier / inference_geo: read on the writer
     call.finish_reason = g("stop_reason")
     texts = []
     for block in g("content") or ():
@@ -214,8 +212,7 @@ class MessageStream:
     def apply(self, call: Call) -> None:
         if self.model:
             call.model = self.model
-        call.usage = usage = merge_usage(self.start_usage, self.delta_usage)
-        call.service_tier, call.inference_geo = anthropic_tier(usage)
+        call.usage = merge_usage(self.start_usage, self.delta_usage)
         call.finish_reason = self.finish_reason
         if self.texts:
             call.response_text = "".join(self.texts)

@@ -22,7 +22,6 @@ from .._config import SETTINGS
 from .._content import pick_params
 from .._fields import data_fields, fields_of
 from .._recorder import Call
-from .._usage import tier_of
 from . import _core
 from ._core import Endpoint, first_token, get, given, logger
 
@@ -252,7 +251,7 @@ def read_chat(call: Call, obj: Any) -> None:
     g = fields_of(obj).get
     call.model = g("model")
     call.usage = g("usage")
-    call.service_tier = tier_of(g("service_tier"))
+    call.service_tier = g("service_tier")       # normalized on the writer (_usage.served_at)
     choices = g("choices")
     if choices:
         c = fields_of(choices[0]).get
@@ -292,7 +291,7 @@ def read_response(call: Call, obj: Any) -> None:
     g = data_fields(obj).get        # Response has a property (output_text): fields_of would read field by field
     call.model = g("model") or call.model
     call.usage = g("usage")
-    call.service_tier = tier_of(g("service_tier"))
+    call.service_tier = g("service_tier")       # normalized on the writer (_usage.served_at)
     call.finish_reason = _response_status(g)
     texts = []
     for item in g("output") or ():
@@ -353,7 +352,7 @@ class ChatStream:
         # Runs for every chunk: the common one (text of choice 0) takes the fewest steps.
         if not self.model:                  # from the first chunk: a stream stopped early keeps it
             self.model = chunk.model        # (not Azure's prompt-filter chunk, whose model is "")
-            self.service_tier = tier_of(getattr(chunk, "service_tier", None))
+            self.service_tier = getattr(chunk, "service_tier", None)
         choices = chunk.choices
         if choices:
             c = choices[0]
@@ -536,7 +535,7 @@ class ResponsesStream:
             r = event.response
             self.usage = r.usage
             self.model = r.model or self.model
-            self.service_tier = tier_of(getattr(r, "service_tier", None))
+            self.service_tier = getattr(r, "service_tier", None)
             self.finish_reason = _response_status(fields_of(r).get)
             self.complete = True
             if t == "response.failed":
